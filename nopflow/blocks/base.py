@@ -1,0 +1,77 @@
+"""What a block type is: its ports, its config model, its palette entry, its run behaviour.
+
+A block class is a description plus behaviour; the engine creates no block instances per
+node. The inspector is generated from `Config` (field types, descriptions and the
+`widget` hint in `json_schema_extra`), so every user-facing knob lives in that model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # the engine imports blocks at run time, not the other way round
+    from nopflow.engine.context import NodeContext, NodeResult
+
+
+@dataclass(frozen=True)
+class Port:
+    """A named connection point. `many` inputs accept several incoming edges by design."""
+
+    name: str
+    many: bool = True
+    label: str = ""
+
+
+class BlockConfig(BaseModel):
+    """Base of every block's config model: unknown keys are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a block's static `check` may look at besides its own config."""
+
+    project_dir: Path | None
+    python: str | None
+
+
+class Block:
+    """Base class of block types. Subclasses set the class attributes and implement `run`."""
+
+    type: ClassVar[str]
+    title: ClassVar[str]
+    category: ClassVar[str] = "Flow"
+    description: ClassVar[str] = ""
+    icon: ClassVar[str] = "block"
+    inputs: ClassVar[tuple[Port, ...]] = (Port("in"),)
+    outputs: ClassVar[tuple[Port, ...]] = (Port("out"),)
+    Config: ClassVar[type[BlockConfig]] = BlockConfig
+
+    @classmethod
+    def input_names(cls) -> tuple[str, ...]:
+        """Names of the input ports."""
+        return tuple(p.name for p in cls.inputs)
+
+    @classmethod
+    def output_names(cls) -> tuple[str, ...]:
+        """Names of the output ports."""
+        return tuple(p.name for p in cls.outputs)
+
+    @classmethod
+    def check(cls, config: BlockConfig, ctx: CheckContext) -> list[str]:
+        """Static problems beyond the config model (files, interpreters). Empty when fine."""
+        return []
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        """The config a freshly dropped node starts with (must validate)."""
+        return {}
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        """Do the node's work. Implemented by the engine-facing block modules."""
+        raise NotImplementedError(f"block type {self.type!r} cannot run yet")

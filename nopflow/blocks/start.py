@@ -1,0 +1,19 @@
+"""`start`: the entry point of a run; its output is the run inputs."""
+
+from __future__ import annotations
+
+from nopflow.blocks.base import Block, Port
+from nopflow.blocks.configs import StartConfig
+from nopflow.blocks.registry import register
+
+
+@register
+class StartBlock(Block):
+    type = "start"
+    title = "Start"
+    category = "Flow"
+    description = "Where a run begins; passes the run inputs on."
+    icon = "start"
+    inputs = ()
+    outputs = (Port("out"),)
+    Config = StartConfig

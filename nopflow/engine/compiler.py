@@ -1,0 +1,402 @@
+"""Compile a workflow into an execution plan, or report every problem at once (DESIGN.md §4).
+
+Validation collects all problems instead of stopping at the first, so a person fixes a
+broken workflow in one pass. Each problem names the node or edge it is about; the CLI prints
+them as `node <id>: …`, the editor badges the nodes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+
+from nopflow.blocks import Block, BlockConfig, CheckContext, get_block
+from nopflow.engine import expressions as ex
+from nopflow.errors import NopflowError
+from nopflow.model import Edge, Node, Workflow
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a workflow, tied to a node or an edge where there is one."""
+
+    message: str
+    node_id: str | None = None
+    edge_id: str | None = None
+    kind: str = "invalid"
+
+    def __str__(self) -> str:
+        if self.node_id is not None:
+            return f"node {self.node_id}: {self.message}"
+        if self.edge_id is not None:
+            return f"edge {self.edge_id}: {self.message}"
+        return f"workflow: {self.message}"
+
+
+class CompileError(NopflowError):
+    """The workflow cannot run; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class LoopBody:
+    """The subgraph a loop node runs once per item."""
+
+    loop_id: str
+    #: every node reached from the loop's `body` port (nested loops' bodies included)
+    members: set[str]
+    #: members whose innermost enclosing loop is this one (what this loop schedules)
+    direct: set[str] = field(default_factory=set)
+    #: members fed by the loop's body port
+    entries: list[str] = field(default_factory=list)
+    #: direct members with no outgoing edge inside the body, in topological order; the last
+    #: one that succeeded gives the item's result
+    sinks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CompiledNode:
+    """A node ready to run: its model, block class and validated config."""
+
+    node: Node
+    block: type[Block]
+    config: BlockConfig
+    in_edges: list[Edge] = field(default_factory=list)
+    out_edges: list[Edge] = field(default_factory=list)
+    #: the innermost loop whose body holds this node, or None at the top level
+    loop: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.node.id
+
+    def out_edges_by_port(self) -> dict[str, list[Edge]]:
+        """Outgoing edges grouped by source port."""
+        ports: dict[str, list[Edge]] = defaultdict(list)
+        for e in self.out_edges:
+            ports[e.source_port].append(e)
+        return ports
+
+
+@dataclass
+class Plan:
+    """The compiled form the runner executes."""
+
+    workflow: Workflow
+    graph: nx.MultiDiGraph
+    nodes: dict[str, CompiledNode]
+    order: list[str]
+    starts: list[str]
+    loops: dict[str, LoopBody]
+    #: nodes run by the top-level scheduler (not inside any loop body)
+    top_level: list[str]
+    ancestors: dict[str, set[str]]
+
+    def preds(self, node_id: str) -> list[str]:
+        """Distinct predecessor ids, in edge order."""
+        return list(dict.fromkeys(e.source for e in self.nodes[node_id].in_edges))
+
+
+def _config_problems(node: Node, exc: ValidationError) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        msg = err.get("msg", "invalid value")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif err.get("type") == "missing":
+            msg = "required field is missing"
+        where = f"config.{loc}" if loc else "config"
+        out.append(Problem(f"{where}: {msg}", node_id=node.id, kind="config"))
+    return out
+
+
+def _walk_config(config: dict[str, Any], node: Node) -> list[Problem]:
+    out = []
+    for key, value in config.items():
+        for err in ex.check_value(value, context=f"config.{key}"):
+            out.append(Problem(str(err), node_id=node.id, kind="expression"))
+    return out
+
+
+def validate(wf: Workflow, project_dir: Path | None = None) -> list[Problem]:
+    """Every problem that keeps `wf` from running; empty when it can run."""
+    try:
+        compile_workflow(wf, project_dir)
+    except CompileError as exc:
+        return exc.problems
+    return []
+
+
+def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
+    """Build the plan, or raise `CompileError` listing every problem found."""
+    problems: list[Problem] = []
+    nodes: dict[str, CompiledNode] = {}
+    seen: set[str] = set()
+    check_ctx = CheckContext(project_dir=project_dir, python=wf.settings.python)
+
+    for node in wf.nodes:
+        if node.id in seen:
+            problems.append(Problem("duplicate node id", node_id=node.id, kind="duplicate"))
+            continue
+        seen.add(node.id)
+        block = get_block(node.type)
+        if block is None:
+            from nopflow.blocks import block_types
+
+            problems.append(
+                Problem(
+                    f"unknown block type '{node.type}' (known: {', '.join(block_types())})",
+                    node_id=node.id,
+                    kind="unknown-type",
+                )
+            )
+            continue
+        try:
+            config = block.Config.model_validate(node.config)
+        except ValidationError as exc:
+            problems.extend(_config_problems(node, exc))
+            problems.extend(_walk_config(node.config, node))
+            continue
+        problems.extend(_walk_config(node.config, node))
+        for msg in block.check(config, check_ctx):
+            problems.append(Problem(msg, node_id=node.id, kind="check"))
+        nodes[node.id] = CompiledNode(node=node, block=block, config=config)
+
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(n.id for n in wf.nodes)
+    edge_ids: set[str] = set()
+    pairs: set[tuple[str, str, str, str]] = set()
+    for edge in wf.edges:
+        bad = False
+        if edge.id in edge_ids:
+            problems.append(Problem("duplicate edge id", edge_id=edge.id, kind="duplicate"))
+            bad = True
+        edge_ids.add(edge.id)
+        for end, nid, port, outgoing in (
+            ("source", edge.source, edge.source_port, True),
+            ("target", edge.target, edge.target_port, False),
+        ):
+            if nid not in seen:
+                problems.append(
+                    Problem(f"{end} node '{nid}' does not exist", edge_id=edge.id, kind="edge")
+                )
+                bad = True
+                continue
+            cn = nodes.get(nid)
+            if cn is None:  # the node itself is broken; its problem is reported already
+                bad = True
+                continue
+            names = cn.block.output_names() if outgoing else cn.block.input_names()
+            if port not in names:
+                kind = "output" if outgoing else "input"
+                valid = ", ".join(names) if names else "none"
+                problems.append(
+                    Problem(
+                        f"edge {edge.id}: {cn.node.type} has no {kind} port '{port}' "
+                        f"(its {kind} ports: {valid})",
+                        node_id=nid,
+                        edge_id=edge.id,
+                        kind="edge",
+                    )
+                )
+                bad = True
+        key = (edge.source, edge.source_port, edge.target, edge.target_port)
+        if not bad and key in pairs:
+            problems.append(
+                Problem(
+                    f"duplicate connection {edge.source}.{edge.source_port} -> "
+                    f"{edge.target}.{edge.target_port}",
+                    edge_id=edge.id,
+                    kind="duplicate",
+                )
+            )
+            bad = True
+        pairs.add(key)
+        if edge.source == edge.target and edge.source in seen:
+            problems.append(
+                Problem(f"cycle: {edge.source} -> {edge.source}", node_id=edge.source,
+                        kind="cycle")
+            )
+            bad = True
+        if bad:
+            continue
+        graph.add_edge(edge.source, edge.target, key=edge.id, edge=edge)
+        nodes[edge.source].out_edges.append(edge)
+        nodes[edge.target].in_edges.append(edge)
+
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1:
+            sub = graph.subgraph(component)
+            cycle = [u for u, _v, *_ in nx.find_cycle(sub)]
+            ring = " -> ".join([*cycle, cycle[0]])
+            problems.append(Problem(f"cycle: {ring}", node_id=cycle[0], kind="cycle"))
+
+    starts = [n.id for n in wf.nodes if n.type == "start" and n.id in nodes]
+    if not any(n.type == "start" for n in wf.nodes):
+        problems.append(Problem("no start node: add a 'start' block", kind="no-start"))
+
+    acyclic = not any(p.kind == "cycle" for p in problems)
+    order: list[str] = []
+    ancestors: dict[str, set[str]] = {}
+    loops: dict[str, LoopBody] = {}
+    if acyclic:
+        order = list(nx.lexicographical_topological_sort(graph, key=_order_key(wf)))
+        if starts:
+            reachable: set[str] = set(starts)
+            for s in starts:
+                reachable |= nx.descendants(graph, s)
+            for n in wf.nodes:
+                if n.id not in reachable and n.type != "start":
+                    problems.append(
+                        Problem("not reachable from a start node: connect its input",
+                                node_id=n.id, kind="unreachable")
+                    )
+        for nid in order:
+            anc: set[str] = set()
+            for p in graph.predecessors(nid):
+                anc.add(p)
+                anc |= ancestors[p]
+            ancestors[nid] = anc
+        loops, loop_problems = _loop_bodies(graph, nodes, order)
+        problems.extend(loop_problems)
+        problems.extend(_reference_problems(wf, nodes, ancestors, loops))
+
+    if problems:
+        raise CompileError(_dedupe(problems))
+
+    innermost: dict[str, str] = {}
+    for lid in order:  # outer loops come first in topological order
+        if lid in loops:
+            for m in loops[lid].members:
+                innermost[m] = lid
+    for nid, lid in innermost.items():
+        nodes[nid].loop = lid
+        loops[lid].direct.add(nid)
+    for lid, body in loops.items():
+        body.sinks = [
+            n for n in order
+            if n in body.direct and not any(e.target in body.members for e in nodes[n].out_edges)
+        ]
+    top_level = [n for n in order if nodes[n].loop is None]
+    return Plan(
+        workflow=wf,
+        graph=graph,
+        nodes=nodes,
+        order=order,
+        starts=starts,
+        loops=loops,
+        top_level=top_level,
+        ancestors=ancestors,
+    )
+
+
+def _order_key(wf: Workflow):  # type: ignore[no-untyped-def]
+    position = {n.id: i for i, n in enumerate(wf.nodes)}
+    return lambda nid: f"{position.get(nid, 0):09d}"
+
+
+def _loop_bodies(
+    graph: nx.MultiDiGraph, nodes: dict[str, CompiledNode], order: list[str]
+) -> tuple[dict[str, LoopBody], list[Problem]]:
+    """Find each loop's body and refuse bodies fed from outside (they could never run)."""
+    loops: dict[str, LoopBody] = {}
+    problems: list[Problem] = []
+    for lid in order:
+        cn = nodes.get(lid)
+        if cn is None or cn.node.type != "loop":
+            continue
+        entries = [e.target for e in cn.out_edges if e.source_port == "body"]
+        members: set[str] = set()
+        for entry in entries:
+            members.add(entry)
+            members |= nx.descendants(graph, entry)
+        body = LoopBody(loop_id=lid, members=members, entries=list(dict.fromkeys(entries)))
+        loops[lid] = body
+        for e in cn.out_edges:
+            if e.source_port == "done" and e.target in members:
+                problems.append(
+                    Problem(
+                        f"node {e.target} is both inside loop {lid}'s body and after its "
+                        "'done' port; give the body and the rest of the flow separate nodes",
+                        node_id=e.target,
+                        kind="loop",
+                    )
+                )
+        for m in sorted(members):
+            for e in nodes[m].in_edges if m in nodes else []:
+                if e.source == lid and e.source_port == "body":
+                    continue
+                if e.source not in members:
+                    problems.append(
+                        Problem(
+                            f"inside loop {lid}'s body but also fed by {e.source}, which is "
+                            "outside the body; connect it after the loop's 'done' port "
+                            "or read it with $node." + e.source,
+                            node_id=m,
+                            kind="loop",
+                        )
+                    )
+    return loops, problems
+
+
+def _reference_problems(
+    wf: Workflow,
+    nodes: dict[str, CompiledNode],
+    ancestors: dict[str, set[str]],
+    loops: dict[str, LoopBody],
+) -> list[Problem]:
+    """`$node.ID` must name an ancestor; `$loop` only inside a loop body."""
+    problems: list[Problem] = []
+    in_body: set[str] = set()
+    for body in loops.values():
+        in_body |= body.members
+    for nid, cn in nodes.items():
+        config = cn.node.config
+        try:
+            refs = ex.node_refs(config)
+            roots = ex.roots_used(config)
+        except ex.ExpressionError:
+            continue  # syntax problems are reported already
+        for ref in sorted(refs):
+            if ref not in nodes and wf.node(ref) is None:
+                problems.append(
+                    Problem(f"expression refers to $node.{ref}, which does not exist",
+                            node_id=nid, kind="expression")
+                )
+            elif ref not in ancestors.get(nid, set()):
+                problems.append(
+                    Problem(
+                        f"expression refers to $node.{ref}, which does not run before this "
+                        "node; connect it upstream",
+                        node_id=nid,
+                        kind="expression",
+                    )
+                )
+        if "loop" in roots and nid not in in_body:
+            problems.append(
+                Problem("$loop is only available inside a loop body", node_id=nid,
+                        kind="expression")
+            )
+    return problems
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str | None, str | None]] = set()
+    out = []
+    for p in problems:
+        key = (p.message, p.node_id, p.edge_id)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out

@@ -1,0 +1,238 @@
+"""Reading and writing workflow files: strict decoding, clear errors, migration, atomic save.
+
+Loading never raises anything but `WorkflowFileError` for a bad file: every failure names
+the file and, where known, the line/column, the JSON path and the node id, so a person can
+fix it without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from nopflow.errors import WorkflowFileError
+from nopflow.model.workflow import FORMAT, FORMAT_VERSION, Workflow
+
+#: Workflow files beyond this size are refused before parsing (a 5,000-node file is ~2 MB).
+MAX_FILE_BYTES = 16 * 2**20
+
+#: Migrations from version N to N+1, applied in order to older documents.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, Migration] = {}
+
+#: The oldest format version we can migrate from (no older versions exist yet).
+OLDEST_VERSION = 1
+
+SUFFIX = ".nopflow.json"
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic/JSON location like ('nodes', 2, 'config') as `$.nodes[2].config`."""
+    out = "$"
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if str(part).isidentifier() else f"[{json.dumps(str(part))}]"
+    return out
+
+
+def _node_id_at(doc: Any, loc: tuple[int | str, ...]) -> str | None:
+    """The id of the node a location points into, if it points into `nodes[i]`."""
+    if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
+        try:
+            node_id = doc["nodes"][loc[1]].get("id")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return None
+        return node_id if isinstance(node_id, str) and node_id else None
+    return None
+
+
+def _describe_validation_error(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str]]:
+    """pydantic errors as (location, human message) pairs, in file order."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err.get("loc", ()))
+        # Drop pydantic's union/literal tags like 'function-after[...]' from the path.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p and p.endswith("]")))
+        msg = err.get("msg", "invalid value")
+        if err.get("type") == "extra_forbidden":
+            msg = f"unknown field '{loc[-1]}'" if loc else "unknown field"
+        elif err.get("type") == "missing":
+            msg = "required field is missing"
+        out.append((loc, msg))
+    return out
+
+
+def parse_workflow(data: bytes | str, path: str | None = None) -> Workflow:
+    """Decode, migrate and validate a workflow document; raise `WorkflowFileError` on any fault."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_FILE_BYTES:
+            raise WorkflowFileError(
+                path,
+                f"file is {len(data) / 2**20:.1f} MB; workflow files are limited to "
+                f"{MAX_FILE_BYTES // 2**20} MB",
+            )
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise WorkflowFileError(
+                path, f"not UTF-8 text (invalid byte at offset {exc.start})"
+            ) from None
+    else:
+        text = data
+    if not text.strip():
+        raise WorkflowFileError(path, "file is empty")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkflowFileError(
+            path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise WorkflowFileError(path, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. int() digit limits
+        raise WorkflowFileError(path, f"invalid JSON: {exc}") from None
+    return workflow_from_document(doc, path)
+
+
+def workflow_from_document(doc: Any, path: str | None = None) -> Workflow:
+    """Validate an already-decoded JSON document as a workflow (migrating older versions)."""
+    if not isinstance(doc, dict):
+        raise WorkflowFileError(
+            path, f"expected a JSON object at the top level, found {type(doc).__name__}"
+        )
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        found = "no 'format' field" if fmt is None else f"format {fmt!r}"
+        raise WorkflowFileError(
+            path, f"not a nopflow workflow ({found}; expected \"format\": \"{FORMAT}\")",
+            json_path="$.format",
+        )
+    version = doc.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise WorkflowFileError(
+            path, f"'version' must be a whole number, found {version!r}", json_path="$.version"
+        )
+    if version > FORMAT_VERSION:
+        raise WorkflowFileError(
+            path,
+            f"written by a newer nopflow (format version {version}); this nopflow reads "
+            f"versions up to {FORMAT_VERSION}. Update nopflow to open it.",
+            json_path="$.version",
+        )
+    if version < OLDEST_VERSION:
+        raise WorkflowFileError(
+            path, f"unknown format version {version}", json_path="$.version"
+        )
+    doc = migrate(doc, version)
+    try:
+        return Workflow.model_validate(doc)
+    except ValidationError as exc:
+        problems = _describe_validation_error(exc)
+        loc, msg = problems[0]
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if (
+            len(problems) > 1
+        ) else ""
+        raise WorkflowFileError(
+            path, msg + more, json_path=json_path(loc), node_id=_node_id_at(doc, loc)
+        ) from None
+    except RecursionError:
+        raise WorkflowFileError(path, "document is nested too deeply") from None
+
+
+def migrate(doc: dict[str, Any], version: int) -> dict[str, Any]:
+    """Bring an older document up to the current version, one step at a time."""
+    while version < FORMAT_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise WorkflowFileError(None, f"no migration from format version {version}")
+        doc = step(dict(doc))
+        version += 1
+        doc["version"] = version
+    return doc
+
+
+def load_workflow(path: str | os.PathLike[str]) -> Workflow:
+    """Read a workflow file. Raises only `WorkflowFileError`, naming the file."""
+    p = Path(path)
+    name = str(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise WorkflowFileError(
+                name,
+                f"file is {size / 2**20:.1f} MB; workflow files are limited to "
+                f"{MAX_FILE_BYTES // 2**20} MB",
+            )
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise WorkflowFileError(name, "no such file") from None
+    except IsADirectoryError:
+        raise WorkflowFileError(name, "is a folder, not a workflow file") from None
+    except PermissionError:
+        raise WorkflowFileError(name, "permission denied") from None
+    except OSError as exc:
+        raise WorkflowFileError(name, f"cannot read: {exc.strerror or exc}") from None
+    return parse_workflow(data, name)
+
+
+def dump_workflow(wf: Workflow) -> str:
+    """The file text of a workflow: stable key order, 2-space indent, trailing newline."""
+    doc = wf.model_dump(mode="json")
+    if not doc.get("notes"):
+        doc.pop("notes", None)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` so that a crash leaves either the old file or the new one, never half.
+
+    Temp file in the same folder, fsync, `os.replace`, then fsync the folder so the rename
+    itself is durable. Keeps the old file's permission bits.
+    """
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.chmod(tmp, p.stat().st_mode & 0o7777)
+        except FileNotFoundError:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        try:
+            dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
+        finally:
+            os.close(dfd)
+
+
+def save_workflow(wf: Workflow, path: str | os.PathLike[str]) -> None:
+    """Save atomically; raises `WorkflowFileError` (naming the file) if the disk refuses."""
+    try:
+        atomic_write_text(path, dump_workflow(wf))
+    except OSError as exc:
+        raise WorkflowFileError(str(path), f"cannot save: {exc.strerror or exc}") from None

@@ -1,0 +1,52 @@
+"""Where nopflow keeps its files: data dir (history, autosave, scratch projects), config dir.
+
+`NOPFLOW_DATA_DIR` overrides the platform's data directory (DESIGN.md §7); tests and
+portable installs use it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "nopflow"
+
+
+def data_dir() -> Path:
+    """The data directory (created on first use)."""
+    override = os.environ.get("NOPFLOW_DATA_DIR")
+    path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def history_dir() -> Path:
+    """Run history files: `history/<workflow-id>.json`."""
+    path = data_dir() / "history"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def autosave_dir() -> Path:
+    """Crash-recovery copies of unsaved editor documents."""
+    path = data_dir() / "autosave"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def scratch_project_dir(workflow_id: str) -> Path:
+    """The project folder of an unsaved workflow (scripts run here until it is saved)."""
+    safe = "".join(c for c in workflow_id if c.isalnum() or c in "-_") or "unsaved"
+    path = data_dir() / "scratch" / safe
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    """User settings (recent files, window layout live in Qt's QSettings)."""
+    override = os.environ.get("NOPFLOW_CONFIG_DIR")
+    path = Path(override) if override else Path(platformdirs.user_config_dir(APP))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
