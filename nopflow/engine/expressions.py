@@ -722,28 +722,40 @@ def _parse_span(src: str, toks: list[_Tok], start: int, end: int) -> Expr:
     return Expr(src, src[start:end].strip(), node)
 
 
-@lru_cache(maxsize=4096)
+def _need_str(value: object, what: str) -> None:
+    # Checked before the cache: lru_cache would raise TypeError on unhashable values.
+    if not isinstance(value, str):
+        raise ExpressionSyntaxError(f"{what} must be text, not {_kind(value)}")
+
+
 def parse_expression(src: str) -> Expr:
     """Parse a bare expression (no ``{{ }}``). Raises :class:`ExpressionSyntaxError`.
 
     Cached on the source text: the engine renders the same configs for thousands of nodes.
     """
-    if not isinstance(src, str):
-        raise ExpressionSyntaxError(f"an expression must be text, not {_kind(src)}")
+    _need_str(src, "an expression")
+    return _parse_expression(src)
+
+
+@lru_cache(maxsize=4096)
+def _parse_expression(src: str) -> Expr:
     _check_length(src)
     toks, _ = _lex(src, 0, in_template=False)
     return _parse_span(src, toks, 0, len(src))
 
 
-@lru_cache(maxsize=4096)
 def parse_template(text: str) -> Template:
     """Split ``text`` into literal parts and ``{{ }}`` expressions (cached).
 
     Raises :class:`ExpressionSyntaxError` for the first bad expression, with its position
     in ``text``. Text without ``{{`` is a template with one literal part.
     """
-    if not isinstance(text, str):
-        raise ExpressionSyntaxError(f"a template must be text, not {_kind(text)}")
+    _need_str(text, "a template")
+    return _parse_template(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_template(text: str) -> Template:
     _check_length(text)
     parts: list[str | Expr] = []
     i = 0
@@ -768,10 +780,15 @@ def is_template(text: object) -> bool:
     return isinstance(text, str) and "{{" in text
 
 
-@lru_cache(maxsize=4096)
 def parse_condition(text: str) -> Expr:
-    """Parse a condition: a bare expression, optionally wrapped whole in ``{{ }}``."""
-    if isinstance(text, str) and "{{" in text:
+    """Parse a condition: a bare expression, optionally wrapped whole in ``{{ }}`` (cached)."""
+    _need_str(text, "a condition")
+    return _parse_condition(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_condition(text: str) -> Expr:
+    if "{{" in text:
         stripped = text.strip()
         if stripped.startswith("{{") and stripped.endswith("}}"):
             template = parse_template(stripped)
@@ -1256,7 +1273,8 @@ def render(value: Any, scope: Scope, context: str = "") -> Any:
     """Render every string inside ``value`` (dicts and lists are walked; keys are not).
 
     Whole-value templates keep their result's type; other templates become text; other
-    values are returned untouched (not copied). Errors are labelled with ``context`` plus
+    values are returned untouched (not copied; containers nested deeper than ``MAX_DEPTH``
+    are refused). Errors are labelled with ``context`` plus
     the key path, so pass e.g. ``"node calc, config"`` to get ``"node calc, config.inputs.x"``.
     """
     return _render(value, scope, context, 0)
@@ -1265,7 +1283,7 @@ def render(value: Any, scope: Scope, context: str = "") -> Any:
 def _render(value: Any, scope: Scope, context: str, depth: int) -> Any:
     if isinstance(value, str):
         return _render_string(value, scope, context)
-    if isinstance(value, (dict, list, tuple)) and depth > 500:
+    if isinstance(value, (dict, list, tuple)) and depth > MAX_DEPTH:
         raise ExpressionError("value is nested too deeply", "", None, context)
     if isinstance(value, dict):
         return {k: _render(v, scope, _join_path(context, k), depth + 1) for k, v in value.items()}
