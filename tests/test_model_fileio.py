@@ -37,7 +37,8 @@ DESIGN_EXAMPLE = {
     "nodes": [
         {"id": "start", "type": "start", "title": "Start", "position": [0, 0], "config": {}},
         {"id": "calc", "type": "python", "title": "Compute", "position": [240, 0],
-         "config": {"code": "import json,sys\nd=json.load(sys.stdin)\nprint(json.dumps({'n': d['x']*2}))",
+         "config": {"code": "import json,sys\nd=json.load(sys.stdin)\n"
+                            "print(json.dumps({'n': d['x']*2}))",
                     "inputs": {"x": "{{ $vars.threshold }}"}, "timeout_s": 30},
          "retry": {"max_attempts": 1, "initial_delay_s": 1.0, "multiplier": 2.0,
                    "max_delay_s": 30.0},

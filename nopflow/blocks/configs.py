@@ -39,7 +39,9 @@ class PythonConfig(BlockConfig):
         description="Values sent on stdin ({{ }} templates allowed); empty = $prev",
         json_schema_extra=JSON,
     )
-    timeout_s: float = Field(default=30.0, gt=0, le=86400, description="Seconds before it is killed")
+    timeout_s: float = Field(
+        default=30.0, gt=0, le=86400, description="Seconds before it is killed"
+    )
     memory_mb: int = Field(default=2048, ge=16, le=1024 * 1024, description="Memory limit (MB)")
     env: dict[str, str] = Field(
         default_factory=dict,

@@ -121,9 +121,38 @@ def _config_problems(node: Node, exc: ValidationError) -> list[Problem]:
     return out
 
 
-def _walk_config(config: dict[str, Any], node: Node) -> list[Problem]:
+def bare_expression_fields(block: type[Block]) -> list[str]:
+    """Config fields that hold a bare expression (`{{ }}` optional), e.g. a condition."""
     out = []
+    for name, info in block.Config.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("widget") == "expression":
+            out.append(name)
+    return out
+
+
+def _bare_expressions(block: type[Block] | None, config: dict[str, Any]) -> list[ex.Expr]:
+    """Parsed bare expressions of a node's config (raises ExpressionError on bad syntax)."""
+    if block is None:
+        return []
+    return [
+        ex.parse_condition(config[name])
+        for name in bare_expression_fields(block)
+        if isinstance(config.get(name), str) and not ex.is_template(config[name])
+    ]
+
+
+def _walk_config(config: dict[str, Any], node: Node, block: type[Block]) -> list[Problem]:
+    out = []
+    bare = set(bare_expression_fields(block))
     for key, value in config.items():
+        if key in bare and isinstance(value, str) and not ex.is_template(value):
+            try:
+                ex.parse_condition(value)
+            except ex.ExpressionError as err:
+                out.append(Problem(str(err.with_context(f"config.{key}")), node_id=node.id,
+                                   kind="expression"))
+            continue
         for err in ex.check_value(value, context=f"config.{key}"):
             out.append(Problem(str(err), node_id=node.id, kind="expression"))
     return out
@@ -166,9 +195,9 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
             config = block.Config.model_validate(node.config)
         except ValidationError as exc:
             problems.extend(_config_problems(node, exc))
-            problems.extend(_walk_config(node.config, node))
+            problems.extend(_walk_config(node.config, node, block))
             continue
-        problems.extend(_walk_config(node.config, node))
+        problems.extend(_walk_config(node.config, node, block))
         for msg in block.check(config, check_ctx):
             problems.append(Problem(msg, node_id=node.id, kind="check"))
         nodes[node.id] = CompiledNode(node=node, block=block, config=config)
@@ -283,7 +312,7 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
     for nid, lid in innermost.items():
         nodes[nid].loop = lid
         loops[lid].direct.add(nid)
-    for lid, body in loops.items():
+    for body in loops.values():
         body.sinks = [
             n for n in order
             if n in body.direct and not any(e.target in body.members for e in nodes[n].out_edges)
@@ -364,8 +393,11 @@ def _reference_problems(
     for nid, cn in nodes.items():
         config = cn.node.config
         try:
-            refs = ex.node_refs(config)
-            roots = ex.roots_used(config)
+            refs = set(ex.node_refs(config))
+            roots = set(ex.roots_used(config))
+            for expr in _bare_expressions(cn.block, config):
+                refs |= expr.node_refs
+                roots |= expr.roots
         except ex.ExpressionError:
             continue  # syntax problems are reported already
         for ref in sorted(refs):
