@@ -1,0 +1,764 @@
+"""Child side of the script sandbox: confine *this* process, then run the user's script.
+
+This module is deliberately a single, stdlib-only file that never imports the rest of
+nopflow, so it can run under any Python >= 3.8 (a user-chosen interpreter without
+nopflow installed) and inside frozen apps.  It has three entry points:
+
+``python -I -X utf8 bootstrap.py --zygote SOCKFD [PARENT_PID]``
+    A long-lived, single-threaded *zygote*.  It pre-imports what a script run needs and
+    forks one fresh child per job.  The runner sends ``{"op": "spawn", "job": N}`` on a
+    unix socket (SOCK_SEQPACKET on Linux, SOCK_DGRAM elsewhere) together with four fds
+    (stdin, stdout, stderr, control) via SCM_RIGHTS; the zygote answers
+    ``{"op": "pid", ...}`` and later ``{"op": "exit", "pid": P, "status": S}`` (a raw
+    wait status).  The zygote is a child subreaper on Linux: grandchildren orphaned by a
+    finished job are re-parented to it and killed.
+
+``python -I -X utf8 bootstrap.py --worker CTLFD``
+    A pre-spawned pool worker (or a plain per-script spawn): its stdio already belongs to
+    the job; it blocks on the control fd for the job configuration.
+
+Frozen apps (PyInstaller): the interpreter is ``sys.executable`` itself, called as
+``APP --sandbox-zygote SOCKFD PPID`` / ``APP --sandbox-worker CTLFD``.  The app's entry
+point must hand those argv off *before* importing anything heavy (Qt)::
+
+    if len(sys.argv) > 1 and sys.argv[1].startswith("--sandbox-"):
+        from nopflow.sandbox.bootstrap import main
+        sys.exit(main(sys.argv[1:]))
+
+Job configuration (JSON, one line, sent by the runner on the control socket) carries the
+project dir, temp dir, code or script path, env, limits and switches.  The child then:
+``setsid`` (zygote path) -> PDEATHSIG + subreaper -> cwd -> env -> rlimits ->
+``no_new_privs`` + Landlock -> audit hook -> run the code as ``__main__``.  Structured
+reports (uncaught exception with the user's frames only, sandbox violations) go back as
+JSON lines on the control fd (fd 3 in the child, not inherited by subprocesses).
+
+Nothing here is a security boundary by itself except Landlock (see SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import ctypes.util
+import json
+import linecache
+import os
+import signal
+import socket
+import sys
+import traceback
+import types
+
+try:  # POSIX only; on Windows the module still imports (for tier detection).
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
+BOOTSTRAP_FILE = os.path.abspath(__file__)
+CTL_FD = 3
+VIOLATION_PREFIX = "write outside the project directory refused: "
+STDERR_MARKER = "[sandbox] "
+
+# --------------------------------------------------------------------------- Linux bits
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+
+SYS_landlock_create_ruleset = 444  # same numbers on x86_64 and aarch64 (generic table)
+SYS_landlock_add_rule = 445
+SYS_landlock_restrict_self = 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+
+ACCESS_FS_EXECUTE = 1 << 0
+ACCESS_FS_WRITE_FILE = 1 << 1
+ACCESS_FS_READ_FILE = 1 << 2
+ACCESS_FS_READ_DIR = 1 << 3
+ACCESS_FS_REMOVE_DIR = 1 << 4
+ACCESS_FS_REMOVE_FILE = 1 << 5
+ACCESS_FS_MAKE_CHAR = 1 << 6
+ACCESS_FS_MAKE_DIR = 1 << 7
+ACCESS_FS_MAKE_REG = 1 << 8
+ACCESS_FS_MAKE_SOCK = 1 << 9
+ACCESS_FS_MAKE_FIFO = 1 << 10
+ACCESS_FS_MAKE_BLOCK = 1 << 11
+ACCESS_FS_MAKE_SYM = 1 << 12
+ACCESS_FS_REFER = 1 << 13  # ABI 2
+ACCESS_FS_TRUNCATE = 1 << 14  # ABI 3
+
+# Every *write-ish* right we know of.  Reads and exec are deliberately not handled, so
+# they stay allowed everywhere (scripts must be able to import and run tools).
+_WRITE_RIGHTS_V1 = (
+    ACCESS_FS_WRITE_FILE
+    | ACCESS_FS_REMOVE_DIR
+    | ACCESS_FS_REMOVE_FILE
+    | ACCESS_FS_MAKE_CHAR
+    | ACCESS_FS_MAKE_DIR
+    | ACCESS_FS_MAKE_REG
+    | ACCESS_FS_MAKE_SOCK
+    | ACCESS_FS_MAKE_FIFO
+    | ACCESS_FS_MAKE_BLOCK
+    | ACCESS_FS_MAKE_SYM
+)
+_FILE_ONLY_RIGHTS = (
+    ACCESS_FS_EXECUTE | ACCESS_FS_WRITE_FILE | ACCESS_FS_READ_FILE | (ACCESS_FS_TRUNCATE)
+)
+
+_libc = None
+
+
+def _get_libc():  # type: ignore[no-untyped-def]
+    """Load libc lazily (ctypes handle with errno); None where there is none."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        except OSError:  # pragma: no cover
+            _libc = False
+    return _libc or None
+
+
+def _prctl(option: int, arg: int) -> bool:
+    libc = _get_libc()
+    if libc is None or not sys.platform.startswith("linux"):
+        return False
+    return libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
+
+
+def landlock_abi() -> int:
+    """Return the kernel's Landlock ABI version, or 0 if Landlock is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    libc = _get_libc()
+    if libc is None:
+        return 0
+    res = libc.syscall(
+        ctypes.c_long(SYS_landlock_create_ruleset),
+        None,
+        ctypes.c_size_t(0),
+        ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION),
+    )
+    return int(res) if res > 0 else 0
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def apply_landlock(write_dirs: list[str], write_files: list[str]) -> int:
+    """Restrict this process (and its future children) to writing beneath `write_dirs`.
+
+    Returns the ABI used (0 = not applied).  Reads and execution stay unrestricted;
+    handled rights are the write-ish ones the running kernel knows.  Raises OSError when
+    the kernel supports Landlock but the restriction fails (the caller decides).
+    """
+    abi = landlock_abi()
+    if abi <= 0:
+        return 0
+    libc = _get_libc()
+    assert libc is not None
+    handled = _WRITE_RIGHTS_V1
+    if abi >= 2:
+        handled |= ACCESS_FS_REFER
+    if abi >= 3:
+        handled |= ACCESS_FS_TRUNCATE
+    attr = _RulesetAttr(handled)
+    rfd = libc.syscall(
+        ctypes.c_long(SYS_landlock_create_ruleset),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
+        ctypes.c_uint32(0),
+    )
+    if rfd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "landlock_create_ruleset: " + os.strerror(err))
+    try:
+        rules = [(d, handled) for d in write_dirs] + [
+            (f, handled & _FILE_ONLY_RIGHTS) for f in write_files
+        ]
+        for path, rights in rules:
+            try:
+                pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # a missing /dev/tty is fine
+            try:
+                pb = _PathBeneathAttr(rights, pfd)
+                if (
+                    libc.syscall(
+                        ctypes.c_long(SYS_landlock_add_rule),
+                        ctypes.c_int(rfd),
+                        ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
+                        ctypes.byref(pb),
+                        ctypes.c_uint32(0),
+                    )
+                    != 0
+                ):
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"landlock_add_rule({path}): {os.strerror(err)}")
+            finally:
+                os.close(pfd)
+        if not _prctl(PR_SET_NO_NEW_PRIVS, 1):
+            err = ctypes.get_errno()
+            raise OSError(err, "prctl(NO_NEW_PRIVS): " + os.strerror(err))
+        if libc.syscall(ctypes.c_long(SYS_landlock_restrict_self), ctypes.c_int(rfd), 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "landlock_restrict_self: " + os.strerror(err))
+    finally:
+        os.close(rfd)
+    return abi
+
+
+# --------------------------------------------------------------------------- audit hook
+_O_WRITE = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_SPECIAL_WRITABLE = frozenset(
+    ["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero", "/dev/full"]
+)
+
+
+class _Guard:
+    """The audit-hook guard rail: refuse writes outside the allowed directories.
+
+    Audit hooks see only Python-level operations (not ctypes, not subprocesses), so this
+    is a friendly early error, not a boundary; Landlock is the boundary where present.
+    """
+
+    def __init__(self, allowed: list[str]) -> None:
+        self.allowed = [os.path.realpath(a) for a in allowed]
+        self.reported: set[str] = set()
+
+    def _inside(self, path: object) -> tuple[bool, str]:
+        if isinstance(path, int) or path is None:
+            return True, ""
+        try:
+            p = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
+        except TypeError:
+            return True, ""
+        ab = os.path.abspath(p)
+        if ab in _SPECIAL_WRITABLE or ab.startswith(("/dev/fd/", "/proc/self/fd/")):
+            return True, ab
+        real = os.path.realpath(ab)
+        for a in self.allowed:
+            if real == a or real.startswith(a.rstrip(os.sep) + os.sep):
+                return True, real
+        return False, real
+
+    def refuse(self, path: str) -> None:
+        msg = VIOLATION_PREFIX + path
+        if path not in self.reported:
+            self.reported.add(path)
+            report({"t": "violation", "path": path})
+            try:
+                os.write(2, (STDERR_MARKER + msg + "\n").encode("utf-8", "replace"))
+            except OSError:
+                pass
+        raise PermissionError(13, msg)
+
+    def check(self, path: object) -> None:
+        ok, real = self._inside(path)
+        if not ok:
+            self.refuse(real)
+
+    def hook(self, event: str, args: tuple) -> None:  # type: ignore[type-arg]
+        if event == "open":
+            if len(args) < 3:
+                return
+            path, mode, flags = args[0], args[1], args[2]
+            writing = False
+            if isinstance(mode, str) and any(c in mode for c in "wax+"):
+                writing = True
+            if isinstance(flags, int) and flags & _O_WRITE:
+                writing = True
+            if writing:
+                self.check(path)
+        elif event in (
+            "os.remove",
+            "os.rmdir",
+            "os.mkdir",
+            "os.chmod",
+            "os.chown",
+            "os.truncate",
+            "shutil.rmtree",
+            "os.mkfifo",
+            "os.mknod",
+        ):
+            if args:
+                self.check(args[0])
+        elif event == "os.rename":
+            if len(args) >= 2:
+                self.check(args[0])
+                self.check(args[1])
+        elif event in ("os.symlink", "os.link"):
+            if len(args) >= 2:
+                self.check(args[1])
+
+
+# --------------------------------------------------------------------------- reporting
+def report(obj: dict) -> None:  # type: ignore[type-arg]
+    """Send one JSON line to the runner on the control fd (best effort)."""
+    data = (json.dumps(obj) + "\n").encode("utf-8")
+    try:
+        while data:
+            n = os.write(CTL_FD, data)
+            data = data[n:]
+    except OSError:
+        pass
+
+
+def _filter_tb(te: traceback.TracebackException) -> None:
+    """Drop the bootstrap's own frames, recursively through chained exceptions."""
+    seen: set[int] = set()
+    cur: traceback.TracebackException | None = te
+    stack = [te]
+    while stack:
+        cur = stack.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        cur.stack = traceback.StackSummary.from_list(
+            [f for f in cur.stack if f.filename != BOOTSTRAP_FILE]
+        )
+        stack.extend([cur.__cause__, cur.__context__])  # type: ignore[list-item]
+
+
+def _describe(exc: BaseException, filename: str) -> dict:  # type: ignore[type-arg]
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+    _filter_tb(te)
+    text = "".join(te.format())
+    line = None
+    for fr in te.stack:
+        if fr.filename == filename:
+            line = fr.lineno
+    if line is None and isinstance(exc, SyntaxError) and exc.filename == filename:
+        line = exc.lineno
+    if line is None and te.stack:
+        line = te.stack[-1].lineno
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable>"
+    if isinstance(exc, SyntaxError):
+        message = exc.msg or message
+    return {
+        "t": "exception",
+        "type": type(exc).__name__,
+        "message": message,
+        "line": line,
+        "traceback": text,
+    }
+
+
+# --------------------------------------------------------------------------- the job
+def _read_config(fd: int) -> dict:  # type: ignore[type-arg]
+    buf = bytearray()
+    while not buf.endswith(b"\n"):
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+    return json.loads(buf.decode("utf-8"))
+
+
+def _set_rlimits(cfg: dict) -> None:  # type: ignore[type-arg]
+    if resource is None:
+        return
+
+    def lim(which: int, soft: int, hard: int | None = None) -> None:
+        try:
+            _cur_soft, cur_hard = resource.getrlimit(which)
+            h = soft if hard is None else hard
+            if cur_hard != resource.RLIM_INFINITY:
+                h = min(h, cur_hard)
+                soft = min(soft, h)
+            resource.setrlimit(which, (soft, h))
+        except (ValueError, OSError):
+            pass
+
+    mem = cfg.get("memory_mb")
+    if mem and hasattr(resource, "RLIMIT_AS"):
+        lim(resource.RLIMIT_AS, int(mem) * 2**20)
+    cpu = cfg.get("cpu_s")
+    if cpu:
+        lim(resource.RLIMIT_CPU, int(cpu), int(cpu) + 2)
+    lim(resource.RLIMIT_FSIZE, int(cfg.get("fsize_bytes") or 2**30))
+    lim(resource.RLIMIT_NOFILE, int(cfg.get("nofile") or 1024))
+    lim(resource.RLIMIT_CORE, 0)
+
+
+def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
+    """Confine this process per `cfg`, run the user's code, return the exit code.
+
+    Runs in the forked/spawned child with fds 0-2 = job stdio and fd 3 = control socket.
+    """
+    project = cfg["project_dir"]
+    temp = cfg["temp_dir"]
+    os.chdir(project)
+    os.environ.clear()
+    os.environ.update(cfg.get("env") or {})
+    import tempfile
+
+    tempfile.tempdir = None
+    _set_rlimits(cfg)
+    if cfg.get("landlock") and sys.platform.startswith("linux"):
+        try:
+            apply_landlock([project, temp], ["/dev/null", "/dev/tty"])
+        except OSError as exc:
+            report({"t": "warning", "message": f"landlock not applied: {exc}"})
+            if cfg.get("landlock_required"):
+                return 70
+    sys.dont_write_bytecode = True  # no __pycache__ writes into site-packages
+    filename = cfg.get("filename") or "<script>"
+    sys.argv = [filename]
+    sys.path.insert(0, cfg.get("sys_path0") or project)
+    if cfg.get("audit", True):
+        guard = _Guard([project, temp])
+        sys.addaudithook(guard.hook)
+
+    main_mod = types.ModuleType("__main__")
+    main_mod.__file__ = filename if cfg.get("script") else None  # type: ignore[assignment]
+    main_mod.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main_mod
+    code_text = cfg.get("code")
+    exit_code = 0
+    try:
+        if code_text is None:
+            with open(cfg["script"], "rb") as fh:
+                source = fh.read()
+        else:
+            source = code_text.encode("utf-8")
+            lines = code_text.splitlines(True)
+            linecache.cache[filename] = (len(code_text), None, lines, filename)
+        code_obj = compile(source, filename, "exec", dont_inherit=True)
+        exec(code_obj, main_mod.__dict__)
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            exit_code = 0
+        elif isinstance(code, int):
+            exit_code = code & 0xFF if code >= 0 else (256 + code) & 0xFF
+        else:
+            try:
+                sys.stderr.write(str(code) + "\n")
+            except Exception:
+                pass
+            exit_code = 1
+    except BaseException as exc:
+        try:
+            info = _describe(exc, filename)
+            report(info)
+            sys.stderr.write(info["traceback"])
+        except BaseException:
+            report(
+                {
+                    "t": "exception",
+                    "type": type(exc).__name__,
+                    "message": "",
+                    "line": None,
+                    "traceback": "",
+                }
+            )
+        exit_code = 1
+    return exit_code
+
+
+def _finish(code: int) -> None:
+    """Exit fast (skip interpreter teardown) but keep Python's exit semantics."""
+    try:
+        if "threading" in sys.modules:
+            sys.modules["threading"]._shutdown()  # type: ignore[attr-defined]
+    except BaseException:
+        pass
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:
+            pass
+    os._exit(code)
+
+
+def _child_after_fork(fds: list[int], keep_close: list[int]) -> None:
+    """In the zygote's fresh child: own session, stdio/ctl in place, then run the job."""
+    for fd in keep_close:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
+    for sig in (signal.SIGCHLD, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    code = 70
+    try:
+        os.setsid()
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        high = [os.dup(fd) for fd in fds]  # move out of 0..3 before dup2
+        for fd in fds:
+            os.close(fd)
+        for target, fd in enumerate(high):
+            os.dup2(fd, target, inheritable=target < CTL_FD)
+            os.close(fd)
+        os.closerange(CTL_FD + 1, 1 << 16)
+        _reset_stdio()
+        cfg = _read_config(CTL_FD)
+        code = run_job(cfg)
+    except BaseException as exc:  # the bootstrap itself failed
+        report({"t": "internal", "message": f"{type(exc).__name__}: {exc}"})
+    _finish(code)
+
+
+def _reset_stdio() -> None:
+    """Fresh text streams on fds 0-2 (nothing buffered in the zygote can leak)."""
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = open(
+        2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
+    )
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+# --------------------------------------------------------------------------- zygote
+def _children_of(pid: int) -> list[int]:
+    """Direct children of `pid` (Linux /proc; empty elsewhere)."""
+    out: list[int] = []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        pass
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2 :].split()
+        if len(rest) > 1 and int(rest[1]) == pid:
+            out.append(int(name))
+    return out
+
+
+class _Zygote:
+    """Fork-server loop; single-threaded so that fork() is safe."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.jobs: set[int] = set()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.stopping = False
+
+        def _term(*_: object) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, _term)
+        self.linux = sys.platform.startswith("linux")
+
+    def send(self, obj: dict) -> None:  # type: ignore[type-arg]
+        try:
+            self.sock.send(json.dumps(obj).encode())
+        except OSError:
+            self.stopping = True
+
+    def serve(self) -> list[int] | None:
+        """Loop until told to stop. Returns fds in a freshly forked child (never in zygote)."""
+        import select
+
+        self.send({"op": "ready", "pid": os.getpid()})
+        while not self.stopping:
+            try:
+                r, _, _ = select.select([self.sock, self.wake_r], [], [], 5.0)
+            except InterruptedError:  # pragma: no cover
+                continue
+            if self.wake_r in r:
+                try:
+                    os.read(self.wake_r, 4096)
+                except OSError:
+                    pass
+            self.reap()
+            if self.sock in r:
+                try:
+                    msg, fds, _flags, _addr = (
+                        socket.recv_fds(self.sock, 65536, 8)
+                        if hasattr(socket, "recv_fds")
+                        else _recv_fds(self.sock)
+                    )
+                except OSError:
+                    break
+                if not msg:
+                    break
+                try:
+                    req = json.loads(msg.decode())
+                except ValueError:
+                    for fd in fds:
+                        os.close(fd)
+                    continue
+                if req.get("op") == "spawn" and len(fds) == 4:
+                    try:
+                        pid = os.fork()
+                    except OSError as exc:
+                        for fd in fds:
+                            os.close(fd)
+                        self.send({"op": "error", "job": req.get("job"), "message": str(exc)})
+                        continue
+                    if pid == 0:
+                        return fds
+                    for fd in fds:
+                        os.close(fd)
+                    self.jobs.add(pid)
+                    self.send({"op": "pid", "job": req.get("job"), "pid": pid})
+                else:
+                    for fd in fds:
+                        os.close(fd)
+        self.shutdown()
+        return None
+
+    def reap(self) -> None:
+        """Collect exited children; kill each finished job's group and its orphans."""
+        finished = False
+        while True:
+            try:
+                if self.linux:
+                    info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                    if info is None:
+                        break
+                    pid = info.si_pid
+                else:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                    if pid == 0:
+                        break
+            except ChildProcessError:
+                break
+            if self.linux:
+                if pid in self.jobs:
+                    _killpg(pid, signal.SIGKILL)  # stragglers of the job, pgid still valid
+                try:
+                    _, status = os.waitpid(pid, 0)
+                except ChildProcessError:
+                    continue
+            if pid in self.jobs:
+                self.jobs.discard(pid)
+                finished = True
+                self.send({"op": "exit", "pid": pid, "status": status})
+        if finished and self.linux:
+            self.kill_orphans()
+
+    def kill_orphans(self) -> None:
+        for child in _children_of(os.getpid()):
+            if child not in self.jobs:
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def shutdown(self) -> None:
+        for pid in list(self.jobs):
+            _killpg(pid, signal.SIGKILL)
+        if self.linux:
+            for child in _children_of(os.getpid()):
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        pass
+
+
+def _recv_fds(sock: socket.socket) -> tuple[bytes, list[int], int, object]:
+    """socket.recv_fds for Python < 3.9."""
+    import array
+
+    fds = array.array("i")
+    msg, ancdata, flags, addr = sock.recvmsg(65536, socket.CMSG_SPACE(8 * fds.itemsize))
+    for level, typ, data in ancdata:
+        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    return msg, list(fds), flags, addr
+
+
+def zygote_main(sockfd: int, parent_pid: int | None) -> int:
+    """Entry point of the zygote process."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        return 0  # parent already gone
+    family = socket.AF_UNIX
+    kind = socket.SOCK_SEQPACKET if sys.platform.startswith("linux") else socket.SOCK_DGRAM
+    sock = socket.socket(family, kind, fileno=sockfd)
+    sock.set_inheritable(False)
+    # Warm up what every job needs so the fork is all that remains.
+    landlock_abi()
+    import tempfile  # noqa: F401
+
+    zyg = _Zygote(sock)
+    fds = zyg.serve()
+    if fds is None:
+        return 0
+    _child_after_fork(fds, [sock.detach(), zyg.wake_r, zyg.wake_w])
+    return 70  # not reached: _child_after_fork exits
+
+
+def worker_main(ctl_fd: int) -> int:
+    """Entry point of a pool worker / per-script spawn (stdio already the job's)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    code = 70
+    try:
+        if ctl_fd != CTL_FD:
+            os.dup2(ctl_fd, CTL_FD, inheritable=False)
+            os.close(ctl_fd)
+        else:
+            os.set_inheritable(CTL_FD, False)
+        _reset_stdio()
+        cfg = _read_config(CTL_FD)
+        if not cfg:
+            return 0
+        code = run_job(cfg)
+    except BaseException as exc:
+        report({"t": "internal", "message": f"{type(exc).__name__}: {exc}"})
+    _finish(code)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``--zygote`` / ``--worker`` (or the frozen ``--sandbox-*`` spellings)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        sys.stderr.write("usage: bootstrap.py --zygote SOCKFD [PPID] | --worker CTLFD\n")
+        return 2
+    mode = args[0].replace("--sandbox-", "--")
+    if mode == "--zygote":
+        return zygote_main(int(args[1]), int(args[2]) if len(args) > 2 else None)
+    if mode == "--worker":
+        return worker_main(int(args[1]))
+    sys.stderr.write(f"unknown mode {args[0]!r}\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

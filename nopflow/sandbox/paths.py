@@ -1,0 +1,117 @@
+"""Path checks done in the app *before* a script starts (the child re-checks with Landlock).
+
+`check_inside` is exact: resolve symlinks and refuse anything outside the project dir.
+
+`check_input_paths` has to guess which input strings are file paths.  The heuristic
+(documented because users will meet it):
+
+* only strings of 1-4096 characters without NUL/newline, that are not URLs
+  (``scheme://...``) are looked at;
+* an **absolute** path (``/x/...``, ``C:\\...``, ``~/...``) counts as a path when its first
+  component exists on disk (``/etc/passwd`` yes, ``/api/v1/users`` no); it must resolve
+  inside the project dir or one of the allowed extra dirs (the run's temp dir);
+* a **relative** path counts when it contains a ``..`` component or, joined to the project
+  dir, names something that exists; it must then resolve (symlinks too) inside;
+* dict values and list items are walked recursively (dict keys are not checked).
+
+It is a guard against accidents and copy-pasted workflows, not a security boundary: the
+script can always build a path itself — which Landlock / the audit hook then confine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from nopflow.errors import NopflowError
+
+__all__ = ["SandboxError", "check_input_paths", "check_inside"]
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_WIN_ABS = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+class SandboxError(NopflowError):
+    """A script run refused before it started (path escape, missing script, bad interpreter)."""
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def check_inside(project_dir: Path, path: str | Path, *, what: str = "path") -> Path:
+    """Resolve `path` against `project_dir` (symlinks too) and return it if inside.
+
+    Raises SandboxError ``"<what> outside the project directory: <path>"`` otherwise.
+    Absolute paths are accepted only when they resolve inside.
+    """
+    root = Path(project_dir).resolve()
+    raw = os.path.expanduser(str(path)) if str(path).startswith("~") else str(path)
+    candidate = (root / raw).resolve()
+    if not _is_within(candidate, root):
+        raise SandboxError(f"{what} outside the project directory: {path}")
+    return candidate
+
+
+def _looks_like_path(s: str, root: Path) -> Path | None:
+    """Return the path a string denotes if the heuristic says it is one, else None."""
+    if not s or len(s) > 4096 or "\0" in s or "\n" in s or _URL.match(s):
+        return None
+    if s.startswith("~"):
+        expanded = os.path.expanduser(s)
+        if expanded == s:
+            return None
+        s = expanded
+    if os.path.isabs(s) or _WIN_ABS.match(s):
+        parts = Path(s).parts
+        if len(parts) < 2:
+            return None  # "/" alone is more likely a separator than a path
+        if not Path(parts[0], parts[1]).exists():
+            return None
+        return Path(s)
+    parts = re.split(r"[\\/]", s)
+    if ".." in parts:
+        return root / s
+    try:
+        if (root / s).exists() or (root / s).is_symlink():
+            return root / s
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def check_input_paths(
+    project_dir: Path, value: object, allowed_extra: Iterable[Path | str] = ()
+) -> None:
+    """Refuse inputs containing file paths that resolve outside the allowed directories.
+
+    See the module docstring for the heuristic.  Raises SandboxError naming the JSON
+    path of the offending value: ``input path outside the project directory: $.files[1]
+    = ../../etc/passwd``.
+    """
+    root = Path(project_dir).resolve()
+    roots = [root] + [Path(p).resolve() for p in allowed_extra]
+
+    def walk(v: object, where: str, depth: int) -> None:
+        if depth > 100:
+            return
+        if isinstance(v, str):
+            p = _looks_like_path(v, root)
+            if p is None:
+                return
+            try:
+                resolved = p.resolve()
+            except (OSError, RuntimeError):
+                resolved = Path(os.path.normpath(p))
+            if not any(_is_within(resolved, r) for r in roots):
+                raise SandboxError(f"input path outside the project directory: {where} = {v}")
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                walk(item, f"{where}.{k}", depth + 1)
+        elif isinstance(v, (list, tuple)):
+            for i, item in enumerate(v):
+                walk(item, f"{where}[{i}]", depth + 1)
+
+    walk(value, "$", 0)
