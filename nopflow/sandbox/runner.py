@@ -831,7 +831,10 @@ class ScriptHandle:
             self._watchdog.cancel()
             self.runner._forget(self)
             if self._remove_temp:
-                self.loop.run_in_executor(None, shutil.rmtree, self._temp_dir, True)
+                try:
+                    os.rmdir(self._temp_dir)  # the common, empty case: one syscall
+                except OSError:
+                    self.loop.run_in_executor(None, shutil.rmtree, self._temp_dir, True)
         if not self._done.done():
             self._done.set_result(result)
 

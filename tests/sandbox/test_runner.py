@@ -1,0 +1,514 @@
+"""Real child processes through ScriptRunner; every test is bounded by a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from nopflow.sandbox import (
+    SandboxError,
+    ScriptResult,
+    ScriptRunner,
+    ScriptSpec,
+    validate_interpreter,
+)
+
+LINUX = sys.platform.startswith("linux")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    p = tmp_path / "proj"
+    p.mkdir()
+    return p
+
+
+@pytest.fixture
+async def runner() -> AsyncIterator[ScriptRunner]:
+    r = ScriptRunner()
+    try:
+        yield r
+    finally:
+        await asyncio.wait_for(r.aclose(), 10)
+
+
+async def run(runner: ScriptRunner, project: Path, code: str, **kw: object) -> ScriptResult:
+    spec = ScriptSpec(project_dir=project, code=textwrap.dedent(code), **kw)  # type: ignore[arg-type]
+    return await asyncio.wait_for(runner.run(spec), 30)
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+async def wait_gone(pids: list[int], within: float = 3.0) -> list[int]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        left = [p for p in pids if alive(p)]
+        if not left:
+            return []
+        await asyncio.sleep(0.05)
+    return [p for p in pids if alive(p)]
+
+
+# --------------------------------------------------------------------------- protocol
+async def test_stdio_dict_list_and_empty(runner: ScriptRunner, project: Path) -> None:
+    code = """
+        import json, sys
+        d = json.load(sys.stdin)
+        print(json.dumps({"n": d["x"] * 2}))
+    """
+    r = await run(runner, project, code, input={"x": 21})
+    assert r.ok, r.error
+    assert r.output == {"n": 42}
+    assert r.exit_code == 0
+    assert r.error is None and r.traceback is None
+    r = await run(runner, project, "import json; print(json.dumps([1, 'a', None]))")
+    assert r.ok and r.output == [1, "a", None]
+    r = await run(runner, project, "pass")
+    assert r.ok and r.output == {}
+    assert r.duration_s > 0
+
+
+async def test_unicode_roundtrip(runner: ScriptRunner, project: Path) -> None:
+    code = "import json,sys; d=json.load(sys.stdin); print(json.dumps({'s': d['s'] + 'é'}))"
+    r = await run(runner, project, code, input={"s": "ünï"})
+    assert r.ok and r.output == {"s": "ünïé"}
+
+
+async def test_script_file_cwd_and_traceback_filename(runner: ScriptRunner, project: Path) -> None:
+    (project / "lib").mkdir()
+    (project / "lib" / "helper.py").write_text("def twice(x):\n    return 2 * x\n")
+    (project / "lib" / "job.py").write_text(
+        "import json, os, sys\nfrom helper import twice\n"
+        "print(json.dumps({'cwd': os.getcwd(), 'v': twice(3)}))\n"
+    )
+    r = await runner.run(ScriptSpec(project_dir=project, script="lib/job.py"))
+    assert r.ok, r.error
+    assert r.output == {"cwd": str(project.resolve()), "v": 6}
+
+    (project / "bad.py").write_text("x = 1\n\ny = x / 0\n")
+    r = await runner.run(ScriptSpec(project_dir=project, script="bad.py"))
+    assert not r.ok
+    assert r.error == "ZeroDivisionError: division by zero (line 3)"
+    assert r.traceback is not None and "bad.py" in r.traceback
+
+
+async def test_traceback_is_users_not_bootstraps(runner: ScriptRunner, project: Path) -> None:
+    code = "def f(v):\n    return 1 / v\n\nf(0)\n"
+    r = await run(runner, project, code, label="calc")
+    assert not r.ok
+    assert r.error_type == "ZeroDivisionError"
+    assert r.error == "ZeroDivisionError: division by zero (line 2)"  # innermost user line
+    assert r.traceback is not None
+    assert "bootstrap" not in r.traceback
+    assert 'File "<calc>", line 2, in f' in r.traceback
+    assert "return 1 / v" in r.traceback  # source shown for inline code too
+    assert "ZeroDivisionError" in r.stderr_tail
+
+
+async def test_syntax_error(runner: ScriptRunner, project: Path) -> None:
+    r = await run(runner, project, "x = 1\nif x\n    pass\n")
+    assert not r.ok
+    assert r.error_type == "SyntaxError"
+    assert r.error is not None and r.error.startswith("SyntaxError: ")
+    assert r.error.endswith("(line 2)")
+
+
+async def test_nonzero_exit_uses_last_stderr_line(runner: ScriptRunner, project: Path) -> None:
+    code = (
+        "import sys\nprint('working', file=sys.stderr)\nprint('boom', file=sys.stderr)\nsys.exit(3)"
+    )
+    r = await run(runner, project, code)
+    assert not r.ok
+    assert r.error == "exited with code 3: boom"
+    assert r.error_type == "ExitCode"
+    assert r.exit_code == 3
+    assert r.stderr_tail == "working\nboom"
+
+
+async def test_invalid_json(runner: ScriptRunner, project: Path) -> None:
+    r = await run(runner, project, "print('hello there')")
+    assert not r.ok
+    assert r.error_type == "InvalidOutput"
+    assert r.error is not None and r.error.startswith("output is not valid JSON: ")
+
+
+async def test_abort_reports_signal(runner: ScriptRunner, project: Path) -> None:
+    r = await run(runner, project, "import os\nos.abort()")
+    assert not r.ok
+    assert r.error == "killed by signal SIGABRT"
+    assert r.exit_code is None
+
+
+async def test_exception_message_with_no_text(runner: ScriptRunner, project: Path) -> None:
+    r = await run(runner, project, "raise ValueError")
+    assert r.error == "ValueError (line 1)"
+
+
+# --------------------------------------------------------------------------- time limits
+async def test_timeout_busy_loop(runner: ScriptRunner, project: Path) -> None:
+    t0 = time.monotonic()
+    r = await run(runner, project, "while True:\n    pass\n", timeout_s=0.5)
+    assert r.error == "timed out after 0.5 s"
+    assert r.error_type == "Timeout"
+    assert time.monotonic() - t0 < 3
+
+
+@pytest.mark.skipif(not LINUX, reason="needs /proc")
+@pytest.mark.parametrize("prefer", ["zygote", "pool"])
+async def test_timeout_kills_whole_tree(project: Path, prefer: str) -> None:
+    """A sleeping child, and a double-forked setsid grandchild, die with the script."""
+    code = f"""
+        import json, os, subprocess, sys, time
+        child = subprocess.Popen(["sleep", "30"])
+        r, w = os.pipe()
+        if os.fork() == 0:            # double fork + setsid: escapes the process group
+            os.setsid()
+            if os.fork() == 0:
+                os.write(w, str(os.getpid()).encode())
+                time.sleep(30)
+            os._exit(0)
+        os.wait()
+        gpid = int(os.read(r, 32))
+        with open("pids.json", "w") as fh:
+            json.dump([os.getpid(), child.pid, gpid], fh)
+        time.sleep(30)
+    """
+    r0 = ScriptRunner(prefer=prefer)
+    try:
+        r = await run(r0, project, code, timeout_s=1.5)
+        assert r.error == "timed out after 1.5 s", r.stderr_tail
+        pids = json.loads((project / "pids.json").read_text())
+        assert len(pids) == 3
+        left = await wait_gone(pids[:2])
+        assert left == []
+        if prefer == "zygote":  # the subreaper zygote also catches setsid escapees
+            assert await wait_gone(pids[2:]) == []
+        else:
+            for p in pids[2:]:
+                if alive(p):
+                    os.kill(p, signal.SIGKILL)
+    finally:
+        await r0.aclose()
+
+
+async def test_finished_script_leaves_no_background_process(
+    runner: ScriptRunner, project: Path
+) -> None:
+    code = """
+        import json, subprocess
+        p = subprocess.Popen(["sleep", "30"])
+        print(json.dumps({"pid": p.pid}))
+    """
+    r = await run(runner, project, code)
+    assert r.ok, r.error
+    assert await wait_gone([r.output["pid"]]) == []  # type: ignore[index]
+
+
+async def test_cancel_mid_script(runner: ScriptRunner, project: Path) -> None:
+    spec = ScriptSpec(project_dir=project, code="import time\ntime.sleep(30)\n")
+    h = await runner.start(spec)
+    await asyncio.sleep(0.2)
+    t0 = time.monotonic()
+    await asyncio.wait_for(h.cancel(), 5)
+    r = await h.wait()
+    assert r.error == "cancelled" and r.error_type == "Cancelled"
+    assert time.monotonic() - t0 < 2
+    assert not alive(h.pid)
+
+
+async def test_cancel_while_paused(runner: ScriptRunner, project: Path) -> None:
+    h = await runner.start(ScriptSpec(project_dir=project, code="import time\ntime.sleep(30)"))
+    h.pause()
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(h.cancel(), 5)
+    assert (await h.wait()).error == "cancelled"
+
+
+async def test_pause_time_not_counted(runner: ScriptRunner, project: Path) -> None:
+    code = "import time, json\ntime.sleep(0.6)\nprint(json.dumps({'done': True}))\n"
+    spec = ScriptSpec(project_dir=project, code=code, timeout_s=1.0)
+    h = await runner.start(spec)
+    await asyncio.sleep(0.1)
+    h.pause()
+    await asyncio.sleep(1.5)
+    assert not h.done
+    h.resume()
+    r = await asyncio.wait_for(h.wait(), 10)
+    assert r.ok, r.error
+    assert r.output == {"done": True}
+    assert r.duration_s < 1.4  # wall time minus the pause
+
+
+async def test_cpu_limit(runner: ScriptRunner, project: Path) -> None:
+    r = await run(runner, project, "while True:\n    pass\n", cpu_s=1, timeout_s=20)
+    assert r.error == "CPU time limit of 1 s exceeded"
+
+
+# --------------------------------------------------------------------------- paths
+@pytest.mark.parametrize("bad", ["../x.py", "/etc/hostname", "sub/../../x.py", "link.py"])
+async def test_script_path_escapes_refused(
+    runner: ScriptRunner, project: Path, tmp_path: Path, bad: str
+) -> None:
+    (tmp_path / "x.py").write_text("print(1)")
+    (project / "sub").mkdir()
+    (project / "link.py").symlink_to(tmp_path / "x.py")
+    with pytest.raises(SandboxError, match="outside the project directory"):
+        await runner.start(ScriptSpec(project_dir=project, script=bad))
+
+
+async def test_missing_script_and_bad_spec(runner: ScriptRunner, project: Path) -> None:
+    with pytest.raises(SandboxError, match="script not found"):
+        await runner.start(ScriptSpec(project_dir=project, script="nope.py"))
+    with pytest.raises(SandboxError, match="exactly one"):
+        await runner.start(ScriptSpec(project_dir=project))
+    with pytest.raises(SandboxError, match="not JSON-serializable"):
+        await runner.start(ScriptSpec(project_dir=project, code="", input={"x": object()}))
+
+
+async def test_input_paths_checked(runner: ScriptRunner, project: Path) -> None:
+    with pytest.raises(SandboxError, match=r"input path outside the project directory: \$\.f"):
+        await runner.start(ScriptSpec(project_dir=project, code="", input={"f": "../../etc"}))
+
+
+WRITE_CODE = """
+    import json, os, sys
+    target = {outside!r}
+    try:
+        with open(target, "w") as fh:
+            fh.write("x")
+    except Exception:
+        pass                      # catches the refusal "poorly"
+    os.makedirs("out", exist_ok=True)
+    with open("out/inside.txt", "w") as fh:
+        fh.write("ok")
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", delete=False) as t:
+        t.write("tmp ok")
+    print(json.dumps({{"tmp": t.name}}))
+"""
+
+
+@pytest.mark.parametrize("landlock", [True, False])
+async def test_write_outside_refused(project: Path, tmp_path: Path, landlock: bool) -> None:
+    outside = tmp_path / "outside" / "evil.txt"
+    outside.parent.mkdir()
+    r0 = ScriptRunner(landlock=landlock)
+    try:
+        if landlock and LINUX:
+            assert "landlock" in r0.tier
+        else:
+            assert "landlock" not in r0.tier
+        r = await run(r0, project, WRITE_CODE.format(outside=str(outside)))
+        assert not r.ok
+        assert r.error == f"write outside the project directory refused: {outside}"
+        assert r.error_type == "SandboxViolation"
+        assert not outside.exists()
+        assert (project / "out" / "inside.txt").read_text() == "ok"
+        ok = await run(r0, project, WRITE_CODE.format(outside=str(project / "fine.txt")))
+        assert ok.ok, ok.error
+        assert (project / "fine.txt").read_text() == "x"
+    finally:
+        await r0.aclose()
+
+
+@pytest.mark.skipif(not LINUX, reason="Landlock is Linux-only")
+async def test_landlock_stops_writes_the_audit_hook_cannot_see(
+    runner: ScriptRunner, project: Path, tmp_path: Path
+) -> None:
+    if "landlock" not in runner.tier:
+        pytest.skip("Landlock unavailable on this kernel")
+    outside = tmp_path / "evil2.txt"
+    code = f"""
+        import subprocess, sys
+        rc = subprocess.run(["sh", "-c", "echo x > {outside}"]).returncode
+        sys.exit(rc)
+    """
+    r = await run(runner, project, code)
+    assert not r.ok
+    assert r.error_type == "ExitCode"
+    assert "Permission denied" in (r.error or "")
+    assert not outside.exists()
+    inside = await run(runner, project, 'import subprocess\nsubprocess.run(["touch", "t.txt"])')
+    assert inside.ok and (project / "t.txt").exists()
+
+
+# --------------------------------------------------------------------------- resources
+async def test_memory_limit(runner: ScriptRunner, project: Path) -> None:
+    r = await run(runner, project, "b = bytearray(1024 ** 3)\nprint(len(b))", memory_mb=200)
+    assert not r.ok
+    assert r.error == "memory limit of 200 MB exceeded"
+    assert r.error_type == "MemoryError"
+
+
+async def test_runaway_stdout(runner: ScriptRunner, project: Path) -> None:
+    code = "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n"
+    r = await run(runner, project, code, max_stdout_bytes=1 << 20)
+    assert r.error == "output larger than 1 MiB"
+    assert r.error_type == "OutputTooLarge"
+
+
+async def test_stderr_streamed_live_and_tail_bounded(runner: ScriptRunner, project: Path) -> None:
+    seen: list[str] = []
+    first = asyncio.Event()
+
+    def on_line(line: str) -> None:
+        seen.append(line)
+        first.set()
+
+    code = """
+        import sys, time
+        print("hello log", file=sys.stderr)
+        time.sleep(1.0)
+        for i in range(50):
+            print("line", i, file=sys.stderr)
+        print("y" * 100000, file=sys.stderr)
+    """
+    spec = ScriptSpec(project_dir=project, code=textwrap.dedent(code), stderr_tail_lines=10)
+    h = await runner.start(spec, on_stderr_line=on_line)
+    await asyncio.wait_for(first.wait(), 5)
+    assert seen == ["hello log"]
+    assert not h.done  # the line arrived while the script was still running
+    r = await h.wait()
+    assert r.ok
+    lines = r.stderr_tail.split("\n")
+    assert len(lines) == 10
+    assert lines[-2] == "line 49"
+    assert len(lines[-1]) < 9000 and "more bytes" in lines[-1]
+
+
+async def test_env_allow_list(
+    runner: ScriptRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOPFLOW_TEST_SECRET", "hunter2")
+    code = "import json, os\nprint(json.dumps(dict(os.environ)))"
+    r = await run(runner, project, code, env={"API_MODE": "test"})
+    assert r.ok
+    env = r.output
+    assert isinstance(env, dict)
+    assert "NOPFLOW_TEST_SECRET" not in env
+    assert env["API_MODE"] == "test"
+    assert set(env) <= {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "API_MODE"}
+    assert Path(env["TMPDIR"]).is_dir() is False  # per-run temp folder removed afterwards
+
+
+async def test_given_temp_dir_is_kept(runner: ScriptRunner, project: Path, tmp_path: Path) -> None:
+    tdir = tmp_path / "runtmp"
+    code = "import json, os, tempfile\nprint(json.dumps(tempfile.gettempdir()))"
+    r = await run(runner, project, code, temp_dir=tdir)
+    assert r.ok and r.output == str(tdir.resolve())
+    assert tdir.is_dir()
+
+
+# --------------------------------------------------------------------------- machinery
+async def test_zygote_killed_is_replaced(runner: ScriptRunner, project: Path) -> None:
+    assert (await run(runner, project, "pass")).ok
+    zpid = runner.zygote_pid
+    assert zpid is not None
+    os.kill(zpid, signal.SIGKILL)
+    await asyncio.sleep(0.1)
+    r = await run(runner, project, "import json; print(json.dumps(7))")
+    assert r.ok and r.output == 7
+    assert runner.zygote_pid not in (None, zpid)
+
+
+async def test_zygote_killed_mid_script(runner: ScriptRunner, project: Path) -> None:
+    h = await runner.start(ScriptSpec(project_dir=project, code="import time\ntime.sleep(30)"))
+    await asyncio.sleep(0.1)
+    zpid = runner.zygote_pid
+    assert zpid is not None
+    os.kill(zpid, signal.SIGKILL)
+    r = await asyncio.wait_for(h.wait(), 5)
+    assert not r.ok
+    assert await wait_gone([h.pid]) == []
+    assert (await run(runner, project, "pass")).ok
+
+
+async def test_concurrent_scripts(runner: ScriptRunner, project: Path) -> None:
+    code = "import json,sys,time\nd=json.load(sys.stdin)\ntime.sleep(0.3)\nprint(json.dumps(d))"
+    specs = [ScriptSpec(project_dir=project, code=code, input={"i": i}) for i in range(8)]
+    t0 = time.monotonic()
+    results = await asyncio.wait_for(asyncio.gather(*(runner.run(s) for s in specs)), 20)
+    assert [r.output for r in results] == [{"i": i} for i in range(8)]
+    assert time.monotonic() - t0 < 2.4  # ran in parallel, not one after another
+
+
+@pytest.mark.skipif(not LINUX, reason="counts /proc/self/fd")
+async def test_many_sequential_scripts_do_not_leak_fds(runner: ScriptRunner, project: Path) -> None:
+    await run(runner, project, "pass")
+    before = len(os.listdir("/proc/self/fd"))
+    code = "import json,sys\nprint(json.dumps(json.load(sys.stdin)['i']))"
+    t0 = time.monotonic()
+    for i in range(600):
+        r = await runner.run(ScriptSpec(project_dir=project, code=code, input={"i": i}))
+        assert r.ok and r.output == i, r.error
+    elapsed = time.monotonic() - t0
+    await asyncio.sleep(0.2)
+    after = len(os.listdir("/proc/self/fd"))
+    assert after - before <= 2
+    assert elapsed < 30
+
+
+async def test_aclose_kills_live_scripts(project: Path) -> None:
+    r0 = ScriptRunner()
+    h = await r0.start(ScriptSpec(project_dir=project, code="import time\ntime.sleep(30)"))
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(r0.aclose(), 10)
+    r = await h.wait()
+    assert r.error == "cancelled"
+    assert await wait_gone([h.pid]) == []
+    with pytest.raises(SandboxError):
+        await r0.start(ScriptSpec(project_dir=project, code=""))
+
+
+@pytest.mark.parametrize("prefer", ["pool", "spawn"])
+async def test_other_backends_basic(project: Path, prefer: str) -> None:
+    r0 = ScriptRunner(prefer=prefer)
+    try:
+        assert r0.tier.startswith(prefer)
+        code = "import json,sys,os\nprint(json.dumps([json.load(sys.stdin), os.getcwd()]))"
+        for i in range(3):
+            r = await run(r0, project, code, input=i)
+            assert r.ok and r.output == [i, str(project.resolve())], r.error
+        r = await run(r0, project, "1/0")
+        assert r.error == "ZeroDivisionError: division by zero (line 1)"
+        r = await run(r0, project, "import time\ntime.sleep(5)", timeout_s=0.3)
+        assert r.error == "timed out after 0.3 s"
+    finally:
+        await r0.aclose()
+
+
+async def test_interpreter_choice(runner: ScriptRunner, project: Path, tmp_path: Path) -> None:
+    assert validate_interpreter(sys.executable) is None
+    msg = validate_interpreter(str(tmp_path / "no-python"))
+    assert msg is not None and "not found" in msg
+    assert validate_interpreter("/bin/false") is not None
+    with pytest.raises(SandboxError, match="interpreter not found"):
+        await runner.start(ScriptSpec(project_dir=project, code="", python="/nonexistent/py"))
+    with pytest.raises(SandboxError, match="could not start"):
+        await runner.run(ScriptSpec(project_dir=project, code="", python="/bin/false"))
+    # the same interpreter under another path uses the normal zygote
+    real = os.path.realpath(sys.executable)
+    r = await run(runner, project, "import json,sys; print(json.dumps(sys.version))", python=real)
+    assert r.ok
