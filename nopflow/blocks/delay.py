@@ -7,6 +7,7 @@ from typing import Any
 from nopflow.blocks.base import Block, Port
 from nopflow.blocks.configs import DelayConfig
 from nopflow.blocks.registry import register
+from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
 @register
@@ -23,3 +24,24 @@ class DelayBlock(Block):
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         return {"seconds": 1.0}
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        """Wait (pause-aware, cancellable at once), then pass the input through."""
+        raw = ctx.render("seconds")
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            seconds = float(raw)
+        except (TypeError, ValueError):
+            raise NodeFailure(
+                f"node {ctx.node_id}, config.seconds: expected a number of seconds, got {raw!r}",
+                error_type="ValueError",
+            ) from None
+        if not seconds >= 0 or seconds == float("inf"):
+            raise NodeFailure(
+                f"node {ctx.node_id}, config.seconds: must be 0 or more, got {raw!r}",
+                error_type="ValueError",
+            )
+        if seconds:
+            await ctx.sleep(seconds)
+        return NodeResult(ctx.prev)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nopflow.blocks.base import Block, Port
 from nopflow.blocks.configs import LoopConfig
 from nopflow.blocks.registry import register
+from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
 @register
@@ -23,3 +25,56 @@ class LoopBlock(Block):
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         return {"items": "{{ $prev.items }}", "parallel": 1}
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        """Run the body once per item (sequentially, or `parallel` items at once).
+
+        Inside the body `$loop` is {item, index, first, last} and the body's entry nodes get
+        the item as `$prev`. `count: N` iterates over 0..N-1. The `done` output is
+        {"items": [...], "results": [...]}, each result the output of the body's last sink
+        that succeeded for that item (null if none did).
+        """
+        items = _items(ctx)
+        ctx.note("items", len(items))
+        parallel = int(ctx.raw("parallel") or 1)
+        results = await ctx.run_loop_body(items, parallel)
+        return NodeResult({"items": items, "results": results}, frozenset({"done"}))
+
+
+def _items(ctx: NodeContext) -> list[Any]:
+    where = f"node {ctx.node_id}"
+    if ctx.raw("count") is not None:
+        raw = ctx.render("count")
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            count = int(raw)
+            if isinstance(raw, float) and raw != count:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise NodeFailure(f"{where}, config.count: expected a whole number, got {raw!r}",
+                              error_type="ValueError") from None
+        if count < 0:
+            raise NodeFailure(f"{where}, config.count: must be 0 or more, got {count}",
+                              error_type="ValueError")
+        return list(range(count))
+    raw = ctx.raw("items")
+    if isinstance(raw, str) and "{{" not in raw:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = ctx.evaluate("items")  # a bare expression such as $prev.rows
+    else:
+        value = ctx.render("items")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, list):
+        kind = "null" if value is None else type(value).__name__
+        raise NodeFailure(f"{where}, config.items: expected a list, got {kind}",
+                          error_type="TypeError")
+    return value

@@ -7,6 +7,7 @@ from typing import Any
 from nopflow.blocks.base import Block, Port
 from nopflow.blocks.configs import OutputConfig
 from nopflow.blocks.registry import register
+from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
 @register
@@ -23,3 +24,11 @@ class OutputBlock(Block):
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         return {"values": {"result": "{{ $prev }}"}}
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        """Render `values`; the run's `outputs` merge every output block's values."""
+        values = ctx.render("values")
+        if not isinstance(values, dict):
+            raise NodeFailure(f"node {ctx.node_id}, config.values: expected an object",
+                              error_type="ValueError")
+        return NodeResult(values)

@@ -8,6 +8,8 @@ from typing import Any
 from nopflow.blocks.base import Block, BlockConfig, CheckContext, Port
 from nopflow.blocks.configs import PythonConfig
 from nopflow.blocks.registry import register
+from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
+from nopflow.engine.executor import ScriptRequest
 
 DEFAULT_CODE = (
     "import json, sys\n"
@@ -53,3 +55,40 @@ class PythonBlock(Block):
                     f"settings.python: interpreter not found or not executable: {ctx.python}"
                 )
         return problems
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        """Run the script through the active executor (sandboxed child by default).
+
+        stdin gets the rendered `inputs`, or `$prev` when `inputs` is not set; stderr lines
+        become the node's log; a failure keeps the sandbox's message, stderr tail and
+        traceback.
+        """
+        config = ctx.config
+        assert isinstance(config, PythonConfig)
+        payload = ctx.render("inputs") if config.inputs else ctx.prev
+        ctx.set_inputs(payload)
+        env = ctx.render("env") or {}
+        script = ctx.render("script") if config.script else None
+        request = ScriptRequest(
+            project_dir=ctx.project_dir,
+            code=config.code if not script else None,
+            script=str(script) if script else None,
+            input=payload,
+            timeout_s=config.timeout_s,
+            memory_mb=config.memory_mb,
+            python=ctx.settings.python,
+            env={str(k): "" if v is None else str(v) for k, v in env.items()},
+            temp_dir=ctx.temp_dir(),
+            label=f"{ctx.node_id} ({ctx.node.label})" if ctx.node.title else ctx.node_id,
+        )
+        result = await ctx.run_script(request)
+        if result.stderr_tail:
+            ctx.record.stderr_tail = result.stderr_tail
+        if not result.ok:
+            raise NodeFailure(
+                result.error or f"script failed (exit code {result.exit_code})",
+                error_type=result.error_type or "ScriptError",
+                traceback=result.traceback,
+                stderr_tail=result.stderr_tail,
+            )
+        return NodeResult(result.output)

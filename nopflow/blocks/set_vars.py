@@ -7,6 +7,7 @@ from typing import Any
 from nopflow.blocks.base import Block, Port
 from nopflow.blocks.configs import SetConfig
 from nopflow.blocks.registry import register
+from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
 @register
@@ -23,3 +24,17 @@ class SetBlock(Block):
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         return {"values": {}}
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        """Render `values` and update `$vars` for nodes that start after this one.
+
+        The output is the input passed through unchanged (like delay and condition), so a
+        set block can sit anywhere in a chain; read the new values with `$vars.NAME`.
+        """
+        values = ctx.render("values")
+        if not isinstance(values, dict):
+            raise NodeFailure(f"node {ctx.node_id}, config.values: expected an object",
+                              error_type="ValueError")
+        ctx.set_vars(values)
+        ctx.note("set", sorted(values))
+        return NodeResult(ctx.prev)

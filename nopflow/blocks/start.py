@@ -5,6 +5,7 @@ from __future__ import annotations
 from nopflow.blocks.base import Block, Port
 from nopflow.blocks.configs import StartConfig
 from nopflow.blocks.registry import register
+from nopflow.engine.context import NodeContext, NodeResult
 
 
 @register
@@ -17,3 +18,7 @@ class StartBlock(Block):
     inputs = ()
     outputs = (Port("out"),)
     Config = StartConfig
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        """Output the run inputs (workflow defaults overlaid with the run's own values)."""
+        return NodeResult(ctx.scope.input)

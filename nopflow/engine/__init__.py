@@ -1,0 +1,38 @@
+"""The engine: compile a workflow, run it on asyncio, report through events (no Qt, ever).
+
+Public names are loaded lazily: block modules import `nopflow.engine.context` at import
+time, and the runner imports the blocks, so eager imports here would be circular.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Engine": "nopflow.engine.runner",
+    "Run": "nopflow.engine.runner",
+    "NodeState": "nopflow.engine.state",
+    "RunState": "nopflow.engine.state",
+    "NodeRecord": "nopflow.engine.state",
+    "AttemptRecord": "nopflow.engine.state",
+    "EventBus": "nopflow.engine.events",
+    "NodeContext": "nopflow.engine.context",
+    "NodeResult": "nopflow.engine.context",
+    "NodeFailure": "nopflow.engine.context",
+    "Executor": "nopflow.engine.executor",
+    "LocalExecutor": "nopflow.engine.executor",
+    "make_executor": "nopflow.engine.executor",
+    "CompileError": "nopflow.engine.compiler",
+    "Plan": "nopflow.engine.compiler",
+    "compile_workflow": "nopflow.engine.compiler",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nopflow.engine' has no attribute {name!r}")
+    return getattr(import_module(module), name)

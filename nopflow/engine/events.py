@@ -1,0 +1,135 @@
+"""Events a run emits, and the bus that delivers them (DESIGN.md §1: front ends only listen).
+
+Every event is a frozen dataclass with ``to_dict()`` giving a JSON-able dict whose
+``"event"`` key names the kind — the exact line format of ``nopflow run --events``.
+
+Delivery is synchronous, on the event loop, in emission order, to every subscriber. That
+makes ordering trivial (a GUI bridge that subscribes before ``Run.execute`` sees every event
+in order) and keeps the runner free of queues. The price is that subscribers must be cheap:
+buffer and return (the CLI prints a line; the GUI bridge coalesces and forwards to Qt).
+A subscriber that raises is logged and skipped; it never breaks the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all run events. ``time`` is wall-clock epoch seconds."""
+
+    kind: ClassVar[str] = "event"
+    run_id: str
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"event": self.kind, **data}
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run_started"
+    workflow_id: str = ""
+    workflow_name: str = ""
+    total: int = 0
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunPaused(Event):
+    kind: ClassVar[str] = "run_paused"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResumed(Event):
+    kind: ClassVar[str] = "run_resumed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "run_finished"
+    status: str = "completed"
+    duration_ms: int = 0
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStateChanged(Event):
+    kind: ClassVar[str] = "node_state"
+    node_id: str = ""
+    state: str = "pending"
+    attempt: int = 0
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+    error_type: str | None = None
+    #: loop body nodes: the item index this state belongs to
+    iteration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLog(Event):
+    kind: ClassVar[str] = "node_log"
+    node_id: str = ""
+    line: str = ""
+    stream: str = "stderr"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRetryScheduled(Event):
+    kind: ClassVar[str] = "node_retry"
+    node_id: str = ""
+    #: the attempt that will run after the delay
+    attempt: int = 0
+    delay_s: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress(Event):
+    kind: ClassVar[str] = "progress"
+    done: int = 0
+    total: int = 0
+
+
+Subscriber = Callable[[Event], object]
+
+
+class EventBus:
+    """Fan-out of events to plain callables, synchronously and in order."""
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self) -> None:
+        self._subscribers: tuple[Subscriber, ...] = ()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every later event; returns an unsubscribe function."""
+        self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens; the runner skips building events when nobody does."""
+        return bool(self._subscribers)
+
+    def emit(self, event: Event) -> None:
+        """Deliver ``event``; a failing subscriber is logged, the others still get it."""
+        for callback in self._subscribers:  # a tuple: safe if a callback (un)subscribes
+            try:
+                callback(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %s", callback, event.kind)
