@@ -656,6 +656,9 @@ class ScriptHandle:
         self._stdout += data
 
     def _emit_line(self, raw: bytes) -> None:
+        if len(raw) > MAX_STDERR_LINE:  # very long line: keep its head only
+            self._stderr_partial_dropped += len(raw) - MAX_STDERR_LINE
+            raw = raw[:MAX_STDERR_LINE]
         line = raw.decode("utf-8", "replace").rstrip("\r")
         if self._stderr_partial_dropped:
             line += f" … [{self._stderr_partial_dropped} more bytes]"

@@ -179,7 +179,7 @@ async def test_timeout_busy_loop(runner: ScriptRunner, project: Path) -> None:
 @pytest.mark.parametrize("prefer", ["zygote", "pool"])
 async def test_timeout_kills_whole_tree(project: Path, prefer: str) -> None:
     """A sleeping child, and a double-forked setsid grandchild, die with the script."""
-    code = f"""
+    code = """
         import json, os, subprocess, sys, time
         child = subprocess.Popen(["sleep", "30"])
         r, w = os.pipe()
