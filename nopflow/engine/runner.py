@@ -333,6 +333,7 @@ class Run:
         self.started_at = time.time()
         self.state = RunState.RUNNING
         if self.events.active:
+            secret = self.workflow.secret_inputs()
             self.events.emit(
                 RunStarted(
                     self.id,
@@ -340,7 +341,7 @@ class Run:
                     workflow_id=self.workflow.id,
                     workflow_name=self.workflow.name,
                     total=len(self.nodes),
-                    inputs=dict(self.inputs),
+                    inputs={k: ("***" if k in secret else v) for k, v in self.inputs.items()},
                 )
             )
         interrupted = False

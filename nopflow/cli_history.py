@@ -1,0 +1,46 @@
+"""`nopflow history FILE [--json]`: the kept runs of a workflow, newest first (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print the kept runs as a table (or `--json`: a list of run records)."""
+    from nopflow.errors import NopflowError
+    from nopflow.model import load_workflow
+    from nopflow.storage.history import HistoryStore
+
+    try:
+        wf = load_workflow(args.file)
+    except NopflowError as exc:
+        print(f"nopflow: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    store = HistoryStore()
+    runs = store.list_runs(wf.id)
+    for warning in store.warnings:
+        print(f"nopflow: warning: {warning}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False, default=str))
+        return EXIT_OK
+    if not runs:
+        print(f"{wf.name}: no runs kept yet", file=sys.stderr)
+        return EXIT_OK
+    print(f"{wf.name} ({wf.id}): {len(runs)} run{'s' if len(runs) != 1 else ''}, newest first")
+    for r in runs:
+        secs = f"{r.duration_ms / 1000:.2f}s" if r.duration_ms is not None else "-"
+        print(f"\n{r.started_at or '-'}  {r.status:<9}  {secs:>8}  run {r.run_id}")
+        if r.error:
+            print(f"  error: {r.error}")
+        width = max((len(nid) for nid in r.nodes), default=4)
+        for nid, n in r.nodes.items():
+            dur = f"{n.duration_ms / 1000:.2f}s" if n.duration_ms is not None else "-"
+            tries = f" x{n.attempts}" if n.attempts > 1 else ""
+            err = f"  {n.error.strip().splitlines()[0]}" if n.error and n.error.strip() else ""
+            print(f"  {nid:<{width}}  {n.status:<9} {dur:>8}{tries}{err}")
+    return EXIT_OK

@@ -1,0 +1,207 @@
+"""`nopflow run FILE [--input k=v]… [--json | --events]` (DESIGN.md §8).
+
+Progress goes to stderr (one line per node state change, plus a bar on a terminal); stdout
+carries only machine output (`--json` result or `--events` lines), so both can be piped.
+SIGINT/SIGTERM cancel the run cleanly: children are killed, history records `cancelled`,
+exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+_SYMBOLS = {
+    "running": "▶",
+    "success": "✓",
+    "error": "✗",
+    "skipped": "–",
+    "cancelled": "⊘",
+    "pending": "·",
+}
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs; VALUE is JSON when it parses as JSON, else plain text."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--input expects KEY=VALUE, got {pair!r}")
+        try:
+            inputs[key] = json.loads(text)
+        except ValueError:
+            inputs[key] = text
+    return inputs
+
+
+class ProgressPrinter:
+    """Readable per-node lines on stderr; a progress bar only when stderr is a terminal."""
+
+    def __init__(self, run: Any, stream: TextIO) -> None:
+        self.run = run
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._bar_shown = False
+
+    def __call__(self, event: Any) -> None:
+        kind = event.kind
+        if kind == "node_state":
+            self._line(self._node_line(event))
+        elif kind == "node_retry":
+            err = f": {_first_line(event.error)}" if event.error else ""
+            self._line(f"  ↻ {event.node_id} retry (attempt {event.attempt}) in "
+                       f"{event.delay_s:.2f}s{err}")
+        elif kind == "node_log":
+            self._line(f"    {event.node_id} | {event.line}")
+        elif kind == "progress" and self.tty:
+            width = 24
+            filled = int(width * event.done / max(1, event.total))
+            bar = "#" * filled + "." * (width - filled)
+            self.stream.write(f"\r  [{bar}] {event.done}/{event.total}")
+            self.stream.flush()
+            self._bar_shown = True
+        elif kind == "run_paused":
+            self._line("  ‖ paused")
+        elif kind == "run_resumed":
+            self._line("  ▶ resumed")
+        elif kind == "run_finished":
+            self._line(f"run {event.status} in {event.duration_ms / 1000:.2f}s")
+
+    def _node_line(self, event: Any) -> str:
+        rec = self.run.nodes.get(event.node_id)
+        title = f" ({rec.title})" if rec is not None and rec.title != event.node_id else ""
+        text = f"  {_SYMBOLS.get(event.state, '?')} {event.node_id}{title} {event.state}"
+        if event.iteration is not None:
+            text += f" [item {event.iteration}]"
+        if event.state == "running" and event.attempt > 1:
+            text += f" (attempt {event.attempt})"
+        if event.duration_ms is not None and event.state != "running":
+            text += f" {event.duration_ms / 1000:.2f}s"
+        if event.error:
+            text += f": {_first_line(event.error)}"
+        return text
+
+    def _line(self, text: str) -> None:
+        if self._bar_shown:
+            self.stream.write("\r\033[K")
+            self._bar_shown = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class EventPrinter:
+    """`--events`: one JSON object per line on stdout, flushed as it happens."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.broken = False
+
+    def __call__(self, event: Any) -> None:
+        if self.broken:
+            return
+        try:
+            self.stream.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            self.broken = True
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def _err(message: str) -> None:
+    print(f"nopflow: {message}", file=sys.stderr)
+
+
+async def _execute(run: Any, recorder: Any) -> None:
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, run.cancel)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows: plain handlers
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(run.cancel))
+    try:
+        await run.execute()
+        await recorder.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a workflow headless; returns the exit code."""
+    from nopflow.engine.compiler import CompileError
+    from nopflow.engine.runner import Run
+    from nopflow.errors import NopflowError
+    from nopflow.model import ExecutorSettings, load_workflow
+    from nopflow.storage.history import HistoryRecorder, HistoryStore
+
+    for stream in (sys.stderr, sys.stdout):
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):
+            pass
+    try:
+        inputs = parse_inputs(list(args.input or []))
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_INVALID
+    try:
+        wf = load_workflow(args.file)
+    except NopflowError as exc:
+        _err(str(exc))
+        return EXIT_INVALID
+    if getattr(args, "executor", None):
+        wf = wf.model_copy(deep=True)
+        address = getattr(args, "address", None) or wf.settings.executor.address
+        wf.settings.executor = ExecutorSettings(kind=args.executor, address=address)
+    unknown = sorted(set(inputs) - set(wf.inputs))
+    if unknown:
+        _err(f"warning: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+             f"declared in the workflow's inputs (passed on as $input anyway)")
+    try:
+        run = Run(wf, inputs=inputs, project_dir=Path(args.file).resolve().parent)
+    except CompileError as exc:
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        n = len(exc.problems)
+        _err(f"{args.file}: {n} problem{'s' if n != 1 else ''}; nothing was run")
+        return EXIT_INVALID
+    except NopflowError as exc:
+        _err(str(exc))
+        return EXIT_INVALID
+    if not getattr(args, "quiet", False):
+        run.events.subscribe(ProgressPrinter(run, sys.stderr))
+    if getattr(args, "events", False):
+        run.events.subscribe(EventPrinter(sys.stdout))
+    store = HistoryStore()
+    recorder = HistoryRecorder(run, store)
+    try:
+        asyncio.run(_execute(run, recorder))
+    except KeyboardInterrupt:  # a second Ctrl+C before handlers were installed
+        return EXIT_FAILED
+    for warning in store.warnings:
+        _err(f"warning: {warning}")
+    if recorder.error:
+        _err(f"warning: {recorder.error}")
+    if getattr(args, "json", False):
+        try:
+            sys.stdout.write(json.dumps(run.result(), ensure_ascii=False, default=str) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            pass
+    return EXIT_OK if run.state.value == "completed" else EXIT_FAILED
