@@ -1,0 +1,184 @@
+"""Editing operations in the user's terms: add a block, connect, delete, paste, splice.
+
+The view, palette, menus and quick-add all call these; each builds one undo command and
+pushes it. Nothing here touches items: the scene follows the document's signals.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtGui import QUndoStack
+
+from nopflow.blocks import get_block
+from nopflow.model import Edge, Node, Note, new_id
+from nopflow.ui.commands import GraphEdit, MoveCommand
+from nopflow.ui.document import WorkflowDocument
+from nopflow.ui.items.port_item import HEADER_H, NODE_WIDTH, PortRef
+from nopflow.ui.scene import WorkflowScene
+
+
+class Editor(QObject):
+    """The document, its undo stack and its scene, with high-level edits."""
+
+    #: a one-line message for the status bar (refused connection, pasted 3 nodes, …)
+    message = Signal(str)
+
+    def __init__(self, doc: WorkflowDocument | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.doc = doc or WorkflowDocument()
+        self.undo = QUndoStack(self)
+        self.scene = WorkflowScene(self.doc, self)
+
+    # ------------------------------------------------------------------ nodes
+
+    def new_node(self, block_type: str, scene_pos: QPointF) -> Node:
+        """A fresh node of a block type whose header is centred on `scene_pos`."""
+        block = get_block(block_type)
+        if block is None:
+            raise ValueError(f"unknown block type {block_type!r}")
+        top_left = self.scene.snap(scene_pos - QPointF(NODE_WIDTH / 2, HEADER_H / 2))
+        return Node(
+            id=self.doc.unique_node_id(block.type),
+            type=block.type,
+            title=block.title,
+            position=(top_left.x(), top_left.y()),
+            config=block.default_config(),
+        )
+
+    def add_block(
+        self,
+        block_type: str,
+        scene_pos: QPointF,
+        *,
+        link_from: PortRef | None = None,
+        splice_edge: str | None = None,
+    ) -> str:
+        """Place a block (one undo step); connect it to `link_from` or splice it into an edge."""
+        node = self.new_node(block_type, scene_pos)
+        block = get_block(block_type)
+        assert block is not None
+        edges: list[Edge] = []
+        remove: list[str] = []
+        text = f"Add {block.title}"
+        if link_from is not None:
+            edge = self._link_to_new(link_from, node)
+            if edge is not None:
+                edges.append(edge)
+                text += " and connect"
+        elif splice_edge is not None and block.inputs and block.outputs:
+            old = self.doc.edges.get(splice_edge)
+            if old is not None:
+                remove.append(old.id)
+                edges.append(Edge(source=old.source, source_port=old.source_port,
+                                  target=node.id, target_port=block.inputs[0].name))
+                edges.append(Edge(source=node.id, source_port=block.outputs[0].name,
+                                  target=old.target, target_port=old.target_port))
+                text += " into link"
+        self.undo.push(GraphEdit(self.doc, text, add_nodes=[node], add_edges=edges,
+                                 remove_edges=remove))
+        self.scene.select_only([self.scene.nodes[node.id]])
+        return node.id
+
+    def _link_to_new(self, port: PortRef, node: Node) -> Edge | None:
+        block = get_block(node.type)
+        assert block is not None
+        if port.kind == "out":
+            if not block.inputs:
+                self.message.emit(f"{block.title} has no input to connect to")
+                return None
+            return Edge(source=port.node_id, source_port=port.name,
+                        target=node.id, target_port=block.inputs[0].name)
+        if not block.outputs:
+            self.message.emit(f"{block.title} has no output to connect from")
+            return None
+        return Edge(source=node.id, source_port=block.outputs[0].name,
+                    target=port.node_id, target_port=port.name)
+
+    def add_note(self, scene_pos: QPointF, text: str = "") -> str:
+        """Place a sticky note."""
+        p = self.scene.snap(scene_pos)
+        note = Note(text=text, position=(p.x(), p.y()))
+        self.undo.push(GraphEdit(self.doc, "Add note", add_notes=[note]))
+        self.scene.select_only([self.scene.notes[note.id]])
+        return note.id
+
+    # ------------------------------------------------------------------ links
+
+    def connect(self, a: PortRef, b: PortRef) -> str | None:
+        """Connect two ports (either order); returns the edge id or None (and says why)."""
+        if a.kind == b.kind:
+            self.message.emit(
+                "cannot connect an input to an input" if a.kind == "in"
+                else "cannot connect an output to an output"
+            )
+            return None
+        src, dst = (a, b) if a.kind == "out" else (b, a)
+        problem = self.doc.connection_problem(src.node_id, src.name, dst.node_id, dst.name)
+        if problem:
+            self.message.emit(f"Connection refused: {problem}")
+            return None
+        edge = Edge(source=src.node_id, source_port=src.name,
+                    target=dst.node_id, target_port=dst.name)
+        self.undo.push(GraphEdit(self.doc, "Connect", add_edges=[edge]))
+        return edge.id
+
+    # ------------------------------------------------------------------ selection edits
+
+    def delete(self, nodes: list[str], edges: list[str], notes: list[str]) -> None:
+        """Delete elements (a node's links go with it)."""
+        if not (nodes or edges or notes):
+            return
+        n = len(nodes) + len(edges) + len(notes)
+        self.undo.push(GraphEdit(self.doc, f"Delete {n} item{'s' if n != 1 else ''}",
+                                 remove_nodes=nodes, remove_edges=edges, remove_notes=notes))
+
+    def delete_selection(self) -> None:
+        """Delete whatever is selected on the canvas."""
+        self.delete(*self.scene.selected_ids())
+
+    def move(
+        self,
+        old: dict[str, tuple[float, float]],
+        new: dict[str, tuple[float, float]],
+        old_notes: dict[str, tuple[float, float]] | None = None,
+        new_notes: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """Record a finished drag as one undoable move."""
+        if old == new and (old_notes or {}) == (new_notes or {}):
+            return
+        self.undo.push(MoveCommand(self.doc, old, new, old_notes, new_notes))
+
+    def insert_fragment(
+        self, nodes: list[Node], edges: list[Edge], notes: list[Note], offset: QPointF,
+        text: str = "Paste",
+    ) -> list[str]:
+        """Add copies of nodes/edges/notes with fresh ids, shifted by `offset`; select them."""
+        remap: dict[str, str] = {}
+        taken: set[str] = set()
+        new_nodes = []
+        for n in nodes:
+            nid = self.doc.unique_node_id(n.id, taken)
+            taken.add(nid)
+            remap[n.id] = nid
+            x, y = n.position
+            new_nodes.append(n.model_copy(update={
+                "id": nid, "position": (x + offset.x(), y + offset.y())}))
+        new_edges = [
+            e.model_copy(update={"id": new_id(), "source": remap[e.source],
+                                 "target": remap[e.target]})
+            for e in edges if e.source in remap and e.target in remap
+        ]
+        new_notes = [
+            n.model_copy(update={"id": new_id(), "position": (n.position[0] + offset.x(),
+                                                              n.position[1] + offset.y())})
+            for n in notes
+        ]
+        if not (new_nodes or new_notes):
+            return []
+        self.undo.push(GraphEdit(self.doc, text, add_nodes=new_nodes, add_edges=new_edges,
+                                 add_notes=new_notes))
+        self.scene.select_only(
+            [self.scene.nodes[n.id] for n in new_nodes]
+            + [self.scene.notes[n.id] for n in new_notes]
+        )
+        return [n.id for n in new_nodes]

@@ -1,0 +1,72 @@
+"""Chooses the inspector form for the current selection.
+
+Forms are rebuilt only when the selected element changes, never on each edit, so typing
+keeps focus and cursor position.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
+
+from nopflow.ui.editor import Editor
+from nopflow.ui.inspector.node_form import NodeForm
+from nopflow.ui.inspector.note_form import NoteForm
+from nopflow.ui.inspector.workflow_form import WorkflowForm
+
+
+class Inspector(QScrollArea):
+    """Shows a NodeForm, NoteForm, WorkflowForm or a selection summary."""
+
+    def __init__(self, editor: Editor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.editor = editor
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._key: tuple[str, str] | None = None
+        editor.scene.selectionChanged.connect(self.follow_selection)
+        editor.doc.reset.connect(self._reset)
+        editor.doc.nodesRemoved.connect(lambda _ids: self.follow_selection())
+        editor.doc.notesRemoved.connect(lambda _ids: self.follow_selection())
+        self.follow_selection()
+
+    def _reset(self) -> None:
+        self._key = None
+        self.follow_selection()
+
+    def form(self) -> QWidget | None:
+        """The form shown now."""
+        return self.widget()
+
+    def follow_selection(self) -> None:
+        """Show the form for what is selected."""
+        try:
+            nodes, edges, notes = self.editor.scene.selected_ids()
+        except KeyError:  # selection mid-removal; the next signal will settle it
+            return
+        nodes = [n for n in nodes if n in self.editor.doc.nodes]
+        notes = [n for n in notes if n in self.editor.doc.notes]
+        if len(nodes) == 1 and not notes:
+            key = ("node", nodes[0])
+        elif len(notes) == 1 and not nodes:
+            key = ("note", notes[0])
+        elif not (nodes or notes or edges):
+            key = ("workflow", "")
+        else:
+            n = len(nodes) + len(notes) + len(edges)
+            key = ("many", str(n))
+        if key == self._key:
+            return
+        self._key = key
+        kind, ident = key
+        if kind == "node":
+            w: QWidget = NodeForm(self.editor, ident)
+        elif kind == "note":
+            w = NoteForm(self.editor, ident)
+        elif kind == "workflow":
+            w = WorkflowForm(self.editor)
+        else:
+            w = QLabel(f"{ident} items selected", self)
+            w.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWidget(w)

@@ -1,0 +1,266 @@
+"""Mouse gestures on the canvas, one small object per gesture.
+
+The view picks a gesture on press (pan, new link, drag-move, rubber band) and forwards
+move/release to it, so each gesture's state and rules live together instead of in one
+giant mousePressEvent. A gesture ends by pushing at most one undo command via `Editor`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QRubberBand
+
+from nopflow.ui.items.edge_item import LinkPreviewItem
+from nopflow.ui.items.node_item import NodeItem
+from nopflow.ui.items.note_item import NoteItem
+from nopflow.ui.items.port_item import PortRef
+
+if TYPE_CHECKING:
+    from nopflow.ui.view import WorkflowView
+
+
+class Interaction:
+    """A gesture in progress; `finish` returns nothing, the view forgets it afterwards."""
+
+    def __init__(self, view: WorkflowView) -> None:
+        self.view = view
+        self.editor = view.editor
+        self.scene = view.editor.scene
+
+    def move(self, event: QMouseEvent) -> None:
+        """The mouse moved with the button still down."""
+
+    def finish(self, event: QMouseEvent) -> None:
+        """The button was released."""
+
+    def cancel(self) -> None:
+        """Escape or focus loss: undo any visual state, push nothing."""
+
+
+class PanInteraction(Interaction):
+    """Middle button, or Space + left button: scroll the view with the hand."""
+
+    def __init__(self, view: WorkflowView, event: QMouseEvent) -> None:
+        super().__init__(view)
+        self.last = event.position().toPoint()
+        view.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def move(self, event: QMouseEvent) -> None:
+        pos = event.position().toPoint()
+        delta = pos - self.last
+        self.last = pos
+        h, v = self.view.horizontalScrollBar(), self.view.verticalScrollBar()
+        h.setValue(h.value() - delta.x())
+        v.setValue(v.value() - delta.y())
+
+    def finish(self, event: QMouseEvent) -> None:
+        self.cancel()
+
+    def cancel(self) -> None:
+        self.view.viewport().unsetCursor()
+
+
+class DragMoveInteraction(Interaction):
+    """Drag the selected nodes and notes; one MoveCommand when released."""
+
+    def __init__(self, view: WorkflowView, event: QMouseEvent) -> None:
+        super().__init__(view)
+        self.press = view.mapToScene(event.position().toPoint())
+        self.nodes: dict[str, tuple[float, float]] = {}
+        self.notes: dict[str, tuple[float, float]] = {}
+        for item in self.scene.selectedItems():
+            if isinstance(item, NodeItem):
+                self.nodes[item.node_id] = (item.pos().x(), item.pos().y())
+            elif isinstance(item, NoteItem):
+                self.notes[item.note_id] = (item.pos().x(), item.pos().y())
+        self.edges = self.editor.doc.edges_of(self.nodes)
+        self.moved = False
+
+    def _targets(self, delta: QPointF) -> tuple[dict[str, tuple[float, float]],
+                                                dict[str, tuple[float, float]]]:
+        snap = self.scene.snap
+        nodes = {}
+        for nid, (x, y) in self.nodes.items():
+            p = snap(QPointF(x + delta.x(), y + delta.y()))
+            nodes[nid] = (p.x(), p.y())
+        notes = {}
+        for nid, (x, y) in self.notes.items():
+            p = snap(QPointF(x + delta.x(), y + delta.y()))
+            notes[nid] = (p.x(), p.y())
+        return nodes, notes
+
+    def move(self, event: QMouseEvent) -> None:
+        delta = self.view.mapToScene(event.position().toPoint()) - self.press
+        if not self.moved and abs(delta.x()) + abs(delta.y()) < 2:
+            return
+        self.moved = True
+        nodes, notes = self._targets(delta)
+        for nid, (x, y) in nodes.items():
+            self.scene.nodes[nid].setPos(x, y)
+        for nid, (x, y) in notes.items():
+            self.scene.notes[nid].setPos(x, y)
+        self.scene.update_edges(self.edges)
+
+    def finish(self, event: QMouseEvent) -> None:
+        if not self.moved:
+            return
+        delta = self.view.mapToScene(event.position().toPoint()) - self.press
+        nodes, notes = self._targets(delta)
+        self.editor.move(self.nodes, nodes, self.notes, notes)
+
+    def cancel(self) -> None:
+        for nid, (x, y) in self.nodes.items():
+            self.scene.nodes[nid].setPos(x, y)
+        for nid, (x, y) in self.notes.items():
+            self.scene.notes[nid].setPos(x, y)
+        self.scene.update_edges(self.edges)
+
+
+class RubberBandInteraction(Interaction):
+    """Drag on empty canvas: select what the rectangle touches (Ctrl adds to the selection)."""
+
+    def __init__(self, view: WorkflowView, event: QMouseEvent) -> None:
+        super().__init__(view)
+        self.origin = event.position().toPoint()
+        self.additive = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        self.before = list(self.scene.selectedItems()) if self.additive else []
+        self.band = QRubberBand(QRubberBand.Shape.Rectangle, view.viewport())
+        self.band.setGeometry(QRect(self.origin, QSize()))
+        self.band.show()
+
+    def _rect(self, pos: QPoint) -> QRect:
+        return QRect(self.origin, pos).normalized()
+
+    def move(self, event: QMouseEvent) -> None:
+        self.band.setGeometry(self._rect(event.position().toPoint()))
+
+    def finish(self, event: QMouseEvent) -> None:
+        rect = self._rect(event.position().toPoint())
+        self.band.hide()
+        self.band.deleteLater()
+        if rect.width() < 3 and rect.height() < 3:
+            if not self.additive:
+                self.scene.select_only([])
+            return
+        area: QRectF = self.view.mapToScene(rect).boundingRect()
+        chosen = [it for it in self.scene.items(area, Qt.ItemSelectionMode.IntersectsItemShape)
+                  if isinstance(it, (NodeItem, NoteItem))]
+        ids = {it.node_id for it in chosen if isinstance(it, NodeItem)}
+        edges = [self.scene.edges[e] for e in self.editor.doc.edges_of(ids)
+                 if e in self.scene.edges
+                 and self.editor.doc.edges[e].source in ids
+                 and self.editor.doc.edges[e].target in ids]
+        self.scene.select_only([*self.before, *chosen, *edges])
+
+    def cancel(self) -> None:
+        self.band.hide()
+        self.band.deleteLater()
+
+
+class LinkInteraction(Interaction):
+    """Drag from a port: a live preview curve; drop on a port to connect.
+
+    Compatible ports light up and incompatible ones dim. Dropping on empty canvas opens
+    quick-add, which places a block and connects it to the starting port.
+    """
+
+    def __init__(self, view: WorkflowView, port: PortRef) -> None:
+        super().__init__(view)
+        self.port = port
+        node = self.scene.nodes[port.node_id]
+        self.anchor = node.port_scene_pos(port.kind, port.name)
+        self.preview = LinkPreviewItem()
+        self.scene.addItem(self.preview)
+        self.preview.set_ends(self.anchor, self.anchor, True)
+        self._mark_ports()
+
+    def _mark_ports(self) -> None:
+        """Compute compatibility once per drag: O(nodes + edges), not a cycle check per port."""
+        doc = self.editor.doc
+        p = self.port
+        # Dragging from an output of S: targets upstream of S would close a cycle.
+        # Dragging from an input of T: sources downstream of T would.
+        blocked = self._closure(p.node_id, upstream=p.kind == "out")
+        existing: set[tuple[str, str]] = set()
+        for eid in doc.out_edges(p.node_id) if p.kind == "out" else doc.in_edges(p.node_id):
+            e = doc.edges[eid]
+            if p.kind == "out" and e.source_port == p.name:
+                existing.add((e.target, e.target_port))
+            elif p.kind == "in" and e.target_port == p.name:
+                existing.add((e.source, e.source_port))
+        want = "in" if p.kind == "out" else "out"
+        marks: dict[str, dict[tuple[str, str], bool]] = {}
+        for nid, item in self.scene.nodes.items():
+            lay = item.layout
+            ports = lay.inputs if want == "in" else lay.outputs
+            ok = nid not in blocked
+            m = {(want, name): ok and (nid, name) not in existing for name, _ in ports}
+            other = lay.outputs if want == "in" else lay.inputs
+            m.update({(p.kind, name): False for name, _ in other})
+            marks[nid] = m
+        self.marks = marks
+        self.scene.mark_ports(marks)
+
+    def _closure(self, start: str, upstream: bool) -> set[str]:
+        doc = self.editor.doc
+        seen, stack = {start}, [start]
+        while stack:
+            cur = stack.pop()
+            for eid in doc.in_edges(cur) if upstream else doc.out_edges(cur):
+                e = doc.edges[eid]
+                nxt = e.source if upstream else e.target
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    def _target(self, scene_pos: QPointF) -> PortRef | None:
+        ref = self.scene.port_at(scene_pos)
+        if ref is not None:
+            return ref
+        node = self.scene.node_at(scene_pos)
+        if node is None or node.node_id == self.port.node_id:
+            return None
+        # Dropped on a node's body: take its first compatible port.
+        want = "in" if self.port.kind == "out" else "out"
+        ports = node.layout.inputs if want == "in" else node.layout.outputs
+        for name, _ in ports:
+            if self.marks.get(node.node_id, {}).get((want, name)):
+                return PortRef(node.node_id, want, name)
+        return PortRef(node.node_id, want, ports[0][0]) if ports else None
+
+    def move(self, event: QMouseEvent) -> None:
+        pos = self.view.mapToScene(event.position().toPoint())
+        target = self._target(pos)
+        valid = True
+        end = pos
+        if target is not None:
+            valid = bool(self.marks.get(target.node_id, {}).get((target.kind, target.name)))
+            end = self.scene.nodes[target.node_id].port_scene_pos(target.kind, target.name)
+            if not valid:
+                a, b = (self.port, target) if self.port.kind == "out" else (target, self.port)
+                reason = (
+                    "cannot connect two ports of the same kind" if a.kind == b.kind
+                    else self.editor.doc.connection_problem(a.node_id, a.name, b.node_id, b.name)
+                )
+                self.view.show_message(f"Cannot connect here: {reason or 'not allowed'}")
+        if self.port.kind == "out":
+            self.preview.set_ends(self.anchor, end, valid)
+        else:
+            self.preview.set_ends(end, self.anchor, valid)
+
+    def finish(self, event: QMouseEvent) -> None:
+        pos = self.view.mapToScene(event.position().toPoint())
+        target = self._target(pos)
+        self.cancel()
+        if target is not None:
+            self.editor.connect(self.port, target)
+        elif self.scene.node_at(pos) is None:
+            self.view.open_quick_add(pos, link_from=self.port)
+
+    def cancel(self) -> None:
+        self.scene.removeItem(self.preview)
+        self.scene.mark_ports({})

@@ -1,0 +1,1 @@
+"""Canvas items: nodes, edges, sticky notes, and port geometry. All paint themselves."""

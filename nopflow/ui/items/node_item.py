@@ -1,0 +1,308 @@
+"""A node on the canvas: header with icon, title and type; named ports; state and problems.
+
+Painting is the hot path with thousands of nodes, so everything it needs is prepared
+before paint: fonts and pens are shared, texts are QStaticText built when the title
+changes, icons are cached pixmaps. Below a zoom threshold (level of detail) only a
+coloured card is drawn. The run state is plain attributes plus `update()` — cheap enough
+to set for every engine event.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QStaticText
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from nopflow.blocks import get_block
+from nopflow.model import Node
+from nopflow.ui.items.port_item import (
+    HEADER_H,
+    NODE_WIDTH,
+    PORT_R,
+    PortLayout,
+    PortRef,
+    layout_for,
+)
+from nopflow.ui.theme import CATEGORY_COLORS, STATE_COLORS, canvas_theme, icon_pixmap
+
+#: below this scale only the card is painted (no text, icons or ports)
+LOD_SIMPLE = 0.3
+RADIUS = 8.0
+STATE_LABELS = {
+    "pending": "Pending",
+    "running": "Running",
+    "success": "Succeeded",
+    "error": "Failed",
+    "skipped": "Skipped",
+    "cancelled": "Cancelled",
+}
+
+
+@cache
+def fonts() -> dict[str, QFont]:
+    """Shared fonts (created once, after the QApplication exists)."""
+    title = QFont()
+    title.setPointSizeF(9.5)
+    title.setWeight(QFont.Weight.DemiBold)
+    small = QFont()
+    small.setPointSizeF(8.0)
+    return {"title": title, "small": small}
+
+
+@cache
+def _port_texts(block_type: str) -> tuple[tuple[QStaticText, ...], tuple[QStaticText, ...]]:
+    lay = layout_for(block_type)
+
+    def make(name: str) -> QStaticText:
+        st = QStaticText(name)
+        st.setTextFormat(Qt.TextFormat.PlainText)
+        st.prepare(font=fonts()["small"])
+        return st
+
+    return tuple(make(n) for n, _ in lay.inputs), tuple(make(n) for n, _ in lay.outputs)
+
+
+@cache
+def _card_path(height: float) -> QPainterPath:
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, height), RADIUS, RADIUS)
+    return path
+
+
+@cache
+def _header_path(height: float) -> QPainterPath:
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_H + RADIUS), RADIUS, RADIUS)
+    clip = QPainterPath()
+    clip.addRect(QRectF(0, 0, NODE_WIDTH, HEADER_H))
+    return path.intersected(clip)
+
+
+class NodeItem(QGraphicsItem):
+    """The picture of one `Node`; it never edits the model itself."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self.block_type = node.type
+        self.layout: PortLayout = layout_for(node.type)
+        block = get_block(node.type)
+        self.icon_name = block.icon if block else "block"
+        self.accent = QColor(CATEGORY_COLORS.get(block.category, "#6B7280") if block else "#6B7280")
+        self._type_text = QStaticText(block.title if block else f"{node.type} (unknown)")
+        self._type_text.setTextFormat(Qt.TextFormat.PlainText)
+        self._title = QStaticText()
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        self._bounds = QRectF(-PORT_R - 2, -4, NODE_WIDTH + 2 * PORT_R + 4, self.layout.height + 8)
+        # run state (set by the live-run bridge) and validation problems
+        self.state: str | None = None
+        self.elapsed: float | None = None
+        self.attempt: int | None = None
+        self.error: str | None = None
+        self.started_at: float | None = None
+        self.problems: list[str] = []
+        #: port highlighting while a link is dragged: {(kind, name): True ok / False dim}
+        self.port_marks: dict[tuple[str, str], bool] = {}
+        self.phase = 0.0  # running animation phase, advanced by the scene's timer
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(False)
+        self.setZValue(1.0)
+        self.set_node(node)
+
+    # ------------------------------------------------------------------ model → item
+
+    def set_node(self, node: Node) -> None:
+        """Refresh from the model (title or position changed)."""
+        title = node.title or node.id
+        if title != self._title.text():
+            self._title.setText(title)
+            self._title.prepare(font=fonts()["title"])
+            self._elide_title(title)
+        self.setPos(QPointF(*node.position))
+        self.update()
+
+    def _elide_title(self, title: str) -> None:
+        from PySide6.QtGui import QFontMetricsF
+
+        fm = QFontMetricsF(fonts()["title"])
+        avail = NODE_WIDTH - 44 - 26
+        if fm.horizontalAdvance(title) > avail:
+            self._title.setText(fm.elidedText(title, Qt.TextElideMode.ElideRight, avail))
+            self._title.prepare(font=fonts()["title"])
+
+    def set_state(
+        self,
+        state: str | None,
+        *,
+        elapsed: float | None = None,
+        attempt: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Show a run state (None clears it). Cheap: attributes, tooltip, one update()."""
+        if state == "running" and self.state != "running":
+            self.started_at = time.monotonic() - (elapsed or 0.0)
+        self.state = state
+        self.elapsed = elapsed
+        self.attempt = attempt
+        self.error = error
+        self.setOpacity(0.45 if state == "skipped" else 1.0)
+        self._refresh_tooltip()
+        self.update()
+
+    def set_problems(self, problems: list[str]) -> None:
+        """Validation problems of this node (empty clears the badge)."""
+        if problems == self.problems:
+            return
+        self.problems = problems
+        self._refresh_tooltip()
+        self.update()
+
+    def _refresh_tooltip(self) -> None:
+        lines = []
+        if self.state:
+            head = STATE_LABELS.get(self.state, self.state)
+            if self.attempt and self.attempt > 1:
+                head += f" (attempt {self.attempt})"
+            lines.append(head)
+        if self.error:
+            lines.append(self.error)
+        lines.extend(f"⚠ {p}" for p in self.problems)
+        self.setToolTip("\n".join(lines))
+
+    # ------------------------------------------------------------------ geometry
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        # Include the port discs so presses on a port's outer half still hit the node.
+        path = QPainterPath()
+        path.addRect(QRectF(-PORT_R - 4, 0, NODE_WIDTH + 2 * PORT_R + 8, self.layout.height))
+        return path
+
+    def port_at(self, scene_pos: QPointF) -> PortRef | None:
+        """The port under a scene point, if any."""
+        p = scene_pos - self.pos()
+        hit = self.layout.hit(p.x(), p.y())
+        return PortRef(self.node_id, hit[0], hit[1]) if hit else None
+
+    def port_scene_pos(self, kind: str, name: str) -> QPointF:
+        """Scene position of a port's centre (falls back to the node's side middle)."""
+        local = self.layout.position(kind, name)
+        if local is None:
+            local = QPointF(0.0 if kind == "in" else NODE_WIDTH, self.layout.height / 2)
+        return self.pos() + local
+
+    # ------------------------------------------------------------------ painting
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        th = canvas_theme()
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        h = self.layout.height
+        selected = self.isSelected()
+        state_pen = th.pens.get("state_" + self.state) if self.state else None
+        if lod < LOD_SIMPLE:
+            painter.setPen(th.pens["selected"] if selected else (state_pen or th.pens["node"]))
+            painter.setBrush(th.brushes["node"])
+            painter.drawRect(QRectF(0, 0, NODE_WIDTH, h))
+            painter.fillRect(QRectF(0, 0, NODE_WIDTH, HEADER_H * 0.6), self.accent)
+            if self.problems:
+                painter.fillRect(QRectF(NODE_WIDTH - 40, 0, 40, 40), th.invalid)
+            return
+
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        card = _card_path(h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(th.brushes["node"])
+        painter.drawPath(card)
+        painter.setBrush(th.brushes["header"])
+        painter.drawPath(_header_path(h))
+        painter.fillRect(QRectF(0, HEADER_H - 1, NODE_WIDTH, 1), th.node_border)
+
+        # border: selection wins, else state colour, else the quiet default
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self.state == "running":
+            pen = th.pens["state_running"]
+            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setDashOffset(-self.phase)
+            painter.setPen(pen)
+            painter.drawPath(card)
+            pen.setStyle(Qt.PenStyle.SolidLine)
+        elif state_pen is not None:
+            painter.setPen(state_pen)
+            painter.drawPath(card)
+        else:
+            painter.setPen(th.pens["node"])
+            painter.drawPath(card)
+        if selected:
+            painter.setPen(th.pens["selected"])
+            painter.drawRoundedRect(QRectF(-3, -3, NODE_WIDTH + 6, h + 6), RADIUS + 3, RADIUS + 3)
+
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        painter.drawPixmap(QPointF(10, 10), icon_pixmap(self.icon_name, 22, dpr))
+        painter.setPen(th.pens["text"])
+        painter.setFont(fonts()["title"])
+        painter.drawStaticText(QPointF(40, 6), self._title)
+        painter.setPen(th.pens["text_dim"])
+        painter.setFont(fonts()["small"])
+        painter.drawStaticText(QPointF(40, 23), self._type_text)
+
+        # badges, right to left: state, then problems
+        x = NODE_WIDTH - 24
+        if self.state:
+            painter.drawPixmap(QPointF(x, 12), icon_pixmap("state-" + self.state, 16, dpr))
+            x -= 20
+            label = self._state_label()
+            if label:
+                painter.setPen(QColor(STATE_COLORS[self.state]))
+                painter.drawText(QRectF(x - 60, 12, 62, 16), Qt.AlignmentFlag.AlignRight
+                                 | Qt.AlignmentFlag.AlignVCenter, label)
+                x -= 66
+        if self.problems:
+            painter.drawPixmap(QPointF(x, 12), icon_pixmap("state-problem", 16, dpr))
+
+        # ports with names
+        in_texts, out_texts = _port_texts(self.block_type)
+        painter.setFont(fonts()["small"])
+        for (name, p), st in zip(self.layout.inputs, in_texts, strict=False):
+            self._paint_port(painter, p, self.port_marks.get(("in", name)))
+            painter.setPen(th.pens["text_dim"])
+            painter.drawStaticText(QPointF(p.x() + 12, p.y() - st.size().height() / 2), st)
+        for (name, p), st in zip(self.layout.outputs, out_texts, strict=False):
+            self._paint_port(painter, p, self.port_marks.get(("out", name)))
+            painter.setPen(th.pens["text_dim"])
+            sz = st.size()
+            painter.drawStaticText(QPointF(p.x() - 12 - sz.width(), p.y() - sz.height() / 2), st)
+
+    def _state_label(self) -> str:
+        if self.state == "running":
+            elapsed = self.elapsed
+            if self.started_at is not None:
+                elapsed = time.monotonic() - self.started_at
+            text = f"{elapsed:.1f} s" if elapsed is not None else ""
+            if self.attempt and self.attempt > 1:
+                text = f"#{self.attempt} {text}"
+            return text
+        if self.state in ("success", "error") and self.elapsed is not None:
+            return f"{self.elapsed:.1f} s"
+        return ""
+
+    def _paint_port(self, painter: QPainter, p: QPointF, mark: bool | None) -> None:
+        th = canvas_theme()
+        if mark is True:
+            painter.setPen(th.pens["port_ok"])
+            painter.setBrush(th.brushes["port_ok"])
+            painter.drawEllipse(p, PORT_R + 1.5, PORT_R + 1.5)
+            return
+        base = painter.opacity()
+        if mark is False:
+            painter.setOpacity(base * 0.3)
+        painter.setPen(th.pens["port"])
+        painter.setBrush(th.brushes["port"])
+        painter.drawEllipse(p, PORT_R, PORT_R)
+        painter.setOpacity(base)

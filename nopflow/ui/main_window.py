@@ -1,0 +1,508 @@
+"""The editor window: canvas in the middle, palette / inspector / log docks, menus, files.
+
+File handling rules (DESIGN.md §9): the title shows the name and an unsaved mark, closing
+with unsaved changes asks, saving is atomic, a bad file shows the loader's message and the
+window keeps running, and an autosave copy newer than the file is offered back at open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPlainTextEdit,
+    QTabWidget,
+    QToolBar,
+    QUndoView,
+    QWidget,
+)
+
+from nopflow.__about__ import __version__
+from nopflow.engine.compiler import Problem
+from nopflow.errors import NopflowError
+from nopflow.model import Workflow, load_workflow, save_workflow
+from nopflow.storage.locations import config_dir
+from nopflow.ui import clipboard, dialogs
+from nopflow.ui.autosave import Autosaver, find_recovery
+from nopflow.ui.document import WorkflowDocument
+from nopflow.ui.editor import Editor
+from nopflow.ui.inspector import Inspector
+from nopflow.ui.palette import Palette
+from nopflow.ui.problems import ProblemsPanel, Validator, by_node
+from nopflow.ui.theme import apply_theme, icon, theme_mode
+from nopflow.ui.view import WorkflowView
+
+MAX_RECENT = 10
+
+
+def app_settings() -> QSettings:
+    """Settings in an ini file under the config dir (NOPFLOW_CONFIG_DIR in tests)."""
+    return QSettings(str(config_dir() / "nopflow.ini"), QSettings.Format.IniFormat)
+
+
+class MainWindow(QMainWindow):
+    """One open workflow."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("nopflowMain")
+        self.setWindowIcon(icon("nopflow"))
+        self.path: str | None = None
+        self._recovered = False  # the document came from an autosave: unsaved by definition
+        self.editor = Editor(WorkflowDocument(), self)
+        self.doc = self.editor.doc
+        self.scene = self.editor.scene
+        self.undo = self.editor.undo
+        self.view = WorkflowView(self.editor, self)
+        self.setCentralWidget(self.view)
+
+        self.palette = Palette(self)
+        self.palette.activated.connect(
+            lambda t: self.editor.add_block(t, self.view.cursor_scene_pos()))
+        self.inspector = Inspector(self.editor, self)
+        self.problems = ProblemsPanel(self)
+        self.problems.nodeRequested.connect(self.view.center_on_node)
+        self.output = QPlainTextEdit(self)
+        self.output.setReadOnly(True)
+        self.output.setPlaceholderText("Run output appears here.")
+        self.log_tabs = QTabWidget(self)
+        self.log_tabs.setDocumentMode(True)
+        self.log_tabs.addTab(self.problems, "Problems")
+        self.log_tabs.addTab(self.output, "Output")
+        self.palette_dock = self._dock("palette", "Blocks", self.palette,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("inspector", "Inspector", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.log_dock = self._dock("log", "Log", self.log_tabs,
+                                   Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.history_view = QUndoView(self.undo, self)
+        self.history_view.setEmptyLabel("Opened")
+        self.history_dock = self._dock("history", "Undo history", self.history_view,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.history_dock.hide()
+        self.resize(1400, 860)
+        self.setMinimumSize(720, 480)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 360],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
+
+        self.validator = Validator(self._validation_snapshot, self)
+        self.validator.problemsChanged.connect(self._show_problems)
+        self.autosaver = Autosaver(lambda: (self.path, self.doc.snapshot()), self)
+        self.doc.changed.connect(self._on_changed)
+        self.undo.cleanChanged.connect(lambda _c: self._update_title())
+        self.doc.workflowChanged.connect(self._update_title)
+        self.view.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.view.nodeActivated.connect(lambda _n: self.inspector_dock.raise_())
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.zoom_label = QLabel(self)
+        self.problem_label = QLabel(self)
+        self.statusBar().addPermanentWidget(self.problem_label)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self._zoom_timer = QTimer(self)
+        self._zoom_timer.setInterval(250)
+        self._zoom_timer.timeout.connect(self._update_zoom_label)
+        self._zoom_timer.start()
+        self._restore_layout()
+        self._update_title()
+        self.validator.schedule()
+
+    # ------------------------------------------------------------------ building
+
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _act(self, text: str, slot, shortcut: QKeySequence | str | list | None = None,  # type: ignore[no-untyped-def]
+             icon_name: str | None = None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                a.setShortcuts(shortcut)
+            else:
+                a.setShortcut(shortcut)
+        if icon_name:
+            a.setIcon(icon(icon_name))
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(lambda _checked=False: slot())
+        self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.act_new = self._act("&New", self.new_document, K.New)
+        self.act_open = self._act("&Open…", self.open_dialog, K.Open)
+        self.act_save = self._act("&Save", self.save, K.Save)
+        self.act_save_as = self._act("Save &As…", self.save_as, "Ctrl+Shift+S")
+        self.act_quit = self._act("&Quit", self.close, K.Quit)
+        self.act_undo = self.undo.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(K.Undo)
+        self.act_redo = self.undo.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addAction(self.act_undo)
+        self.addAction(self.act_redo)
+        canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self.act_cut = self._act("Cu&t", lambda: clipboard.cut_selection(self.editor), K.Cut)
+        self.act_copy = self._act("&Copy", lambda: clipboard.copy_selection(self.editor), K.Copy)
+        self.act_paste = self._act("&Paste", lambda: clipboard.paste(self.editor), K.Paste)
+        self.act_duplicate = self._act(
+            "&Duplicate", lambda: clipboard.duplicate_selection(self.editor), "Ctrl+D")
+        self.act_delete = self._act("De&lete", self.editor.delete_selection,
+                                    [QKeySequence(K.Delete), QKeySequence("Backspace")])
+        self.act_select_all = self._act("Select &All", self.select_all, K.SelectAll)
+        self.act_quick_add = self._act(
+            "&Quick Add Block…", lambda: self.view.open_quick_add(self.view.cursor_scene_pos()),
+            "Ctrl+F", tip="Add a block by name at the cursor (also Tab on the canvas)")
+        self.act_note = self._act("Add &Note", lambda: self.editor.add_note(
+            self.view.cursor_scene_pos()), "Ctrl+Shift+N")
+        for a in (self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
+                  self.act_delete, self.act_select_all):
+            # canvas-only: in a text field these keys keep their text meaning
+            self.removeAction(a)
+            self.view.addAction(a)
+            a.setShortcutContext(canvas)
+        self.act_history = self.history_dock.toggleViewAction()
+        self.act_history.setText("Undo &History")
+        self.act_fit = self._act("&Fit to View", self.view.fit_all, "F")
+        self.removeAction(self.act_fit)
+        self.view.addAction(self.act_fit)
+        self.act_fit.setShortcutContext(canvas)
+        view = self.view
+        self.act_zoom_in = self._act("Zoom &In", lambda: view.set_zoom(view.zoom() * 1.25),
+                                     K.ZoomIn)
+        self.act_zoom_out = self._act("Zoom &Out", lambda: view.set_zoom(view.zoom() / 1.25),
+                                      K.ZoomOut)
+        self.act_zoom_reset = self._act("&Actual Size", lambda: self.view.set_zoom(1.0), "Ctrl+0")
+        self.act_grid = self._act("Show &Grid", self._toggle_grid)
+        self.act_grid.setCheckable(True)
+        self.act_grid.setChecked(True)
+        self.act_snap = self._act("&Snap to Grid", self._toggle_snap)
+        self.act_snap.setCheckable(True)
+        self.theme_group = QActionGroup(self)
+        self.theme_actions = {}
+        for mode, label in (("system", "Follow &System"), ("light", "&Light"), ("dark", "&Dark")):
+            a = self._act(label, lambda m=mode: self.set_theme(m))
+            a.setCheckable(True)
+            self.theme_group.addAction(a)
+            self.theme_actions[mode] = a
+        self.act_run = self._act("&Run", lambda: None, "F5", "state-running",
+                                 "Run the workflow (coming soon)")
+        self.act_pause = self._act("&Pause / Resume", lambda: None, "F6", None,
+                                   "Pause or resume the run")
+        self.act_cancel = self._act("&Cancel Run", lambda: None, "Shift+F5", "state-cancelled",
+                                    "Cancel the run")
+        #: the live-run issue enables and connects these
+        self.run_actions = {"run": self.act_run, "pause": self.act_pause,
+                            "cancel": self.act_cancel}
+        for a in self.run_actions.values():
+            a.setEnabled(False)
+        self.act_about = self._act("&About nopflow", self._about)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addActions([self.act_new, self.act_open])
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        m.addMenu(self.recent_menu)
+        m.addSeparator()
+        m.addActions([self.act_save, self.act_save_as])
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        m = mb.addMenu("&Edit")
+        m.addActions([self.act_undo, self.act_redo, self.act_history])
+        m.addSeparator()
+        m.addActions([self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
+                      self.act_delete])
+        m.addSeparator()
+        m.addActions([self.act_select_all, self.act_quick_add, self.act_note])
+        m = mb.addMenu("&View")
+        m.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset])
+        m.addSeparator()
+        m.addActions([self.act_grid, self.act_snap])
+        tm = m.addMenu("&Theme")
+        tm.addActions(list(self.theme_actions.values()))
+        m.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.log_dock):
+            m.addAction(dock.toggleViewAction())
+        m = mb.addMenu("&Run")
+        m.addActions([self.act_run, self.act_pause, self.act_cancel])
+        m = mb.addMenu("&Help")
+        m.addAction(self.act_about)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main", self)
+        tb.setObjectName("toolbar_main")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        style = self.style()
+        from PySide6.QtWidgets import QStyle
+
+        sp = QStyle.StandardPixmap
+        self.act_new.setIcon(style.standardIcon(sp.SP_FileIcon))
+        self.act_open.setIcon(style.standardIcon(sp.SP_DialogOpenButton))
+        self.act_save.setIcon(style.standardIcon(sp.SP_DialogSaveButton))
+        self.act_undo.setIcon(style.standardIcon(sp.SP_ArrowBack))
+        self.act_redo.setIcon(style.standardIcon(sp.SP_ArrowForward))
+        self.act_fit.setIcon(style.standardIcon(sp.SP_TitleBarMaxButton))
+        self.act_pause.setIcon(style.standardIcon(sp.SP_MediaPause))
+        tb.addActions([self.act_new, self.act_open, self.act_save])
+        tb.addSeparator()
+        tb.addActions([self.act_undo, self.act_redo])
+        tb.addSeparator()
+        tb.addActions([self.act_run, self.act_pause, self.act_cancel])
+        tb.addSeparator()
+        tb.addAction(self.act_fit)
+        self.addToolBar(tb)
+
+    # ------------------------------------------------------------------ state
+
+    def is_modified(self) -> bool:
+        """True when there are changes not saved to the file."""
+        return self._recovered or not self.undo.isClean()
+
+    def display_name(self) -> str:
+        """The file name, or the workflow name for a new document."""
+        return Path(self.path).name if self.path else (self.doc.header.name or "Untitled")
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.display_name()}[*] — nopflow")
+        self.setWindowModified(self.is_modified())
+
+    def _on_changed(self) -> None:
+        self.validator.schedule()
+        if self.is_modified():
+            self.autosaver.schedule()
+        self._update_title()
+
+    def _validation_snapshot(self) -> tuple[Workflow, Path | None]:
+        return self.doc.snapshot(), Path(self.path).resolve().parent if self.path else None
+
+    def _edge_target(self, edge_id: str) -> str | None:
+        e = self.doc.edges.get(edge_id)
+        return e.target if e else None
+
+    def _show_problems(self, problems: list[Problem]) -> None:
+        self.scene.set_problems(by_node(problems, self._edge_target))
+        self.problems.set_problems(problems, self._edge_target)
+        n = len(problems)
+        self.problem_label.setText("✓ valid" if n == 0 else f"⚠ {n} problem{'s' if n != 1 else ''}")
+        self.log_tabs.setTabText(0, f"Problems ({n})" if n else "Problems")
+
+    def _update_zoom_label(self) -> None:
+        self.zoom_label.setText(f"{self.view.zoom() * 100:.0f} %")
+
+    # ------------------------------------------------------------------ files
+
+    def set_workflow(self, wf: Workflow, path: str | None, recovered: bool = False) -> None:
+        """Show a workflow (fresh undo history) and fit it into view."""
+        self.autosaver.discard()
+        self.path = path
+        self._recovered = recovered
+        self.doc.load(wf)
+        self.undo.clear()
+        self.undo.setClean()
+        self._update_title()
+        QTimer.singleShot(0, self.view.fit_all)
+        self.validator.schedule()
+        if recovered:
+            self.autosaver.schedule()
+
+    def new_document(self) -> None:
+        """File ▸ New (asks about unsaved changes first)."""
+        if self.maybe_save():
+            self.set_workflow(Workflow(), None)
+
+    def open_dialog(self) -> None:
+        """File ▸ Open."""
+        if not self.maybe_save():
+            return
+        folder = str(Path(self.path).parent) if self.path else ""
+        path = dialogs.open_path(self, folder)
+        if path:
+            self.open_file(path, ask=False)
+
+    def open_file(self, path: str, ask: bool = True) -> bool:
+        """Open a workflow file; a bad file shows the loader's message. Returns success."""
+        if ask and not self.maybe_save():
+            return False
+        path = os.path.abspath(path)
+        rec = find_recovery(path)
+        if rec is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
+            if dialogs.ask_recover(self, Path(path).name, when):
+                self.set_workflow(rec.workflow, path, recovered=True)
+                self.autosaver.path = rec.path
+                self._add_recent(path)
+                return True
+            rec.path.unlink(missing_ok=True)
+        try:
+            wf = load_workflow(path)
+        except NopflowError as exc:
+            dialogs.show_error(self, "Cannot open workflow", str(exc))
+            return False
+        self.set_workflow(wf, path)
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+        return True
+
+    def recover_untitled(self) -> bool:
+        """At start-up without a file: offer the newest unsaved document's autosave."""
+        rec = find_recovery(None)
+        if rec is None:
+            return False
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
+        if dialogs.ask_recover(self, rec.workflow.name or "Untitled", when):
+            self.set_workflow(rec.workflow, None, recovered=True)
+            self.autosaver.path = rec.path
+            return True
+        rec.path.unlink(missing_ok=True)
+        return False
+
+    def save(self) -> bool:
+        """File ▸ Save (Save As for a new document)."""
+        if not self.path:
+            return self.save_as()
+        return self._write(self.path)
+
+    def save_as(self) -> bool:
+        """File ▸ Save As; appends `.nopflow.json` when the name has no .json suffix."""
+        suggestion = self.path or str(Path.home() / f"{self.doc.header.name or 'Untitled'}")
+        path = dialogs.save_path(self, suggestion)
+        if not path:
+            return False
+        return self._write(path)
+
+    def _write(self, path: str) -> bool:
+        try:
+            save_workflow(self.doc.snapshot(), path)
+        except NopflowError as exc:
+            dialogs.show_error(self, "Cannot save workflow", str(exc))
+            return False
+        self.autosaver.discard()
+        self.path = os.path.abspath(path)
+        self._recovered = False
+        self.undo.setClean()
+        self._add_recent(self.path)
+        self._update_title()
+        self.validator.schedule()
+        self.statusBar().showMessage(f"Saved {self.path}", 4000)
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; False means the user cancelled."""
+        if not self.is_modified():
+            return True
+        answer = dialogs.ask_unsaved(self, self.display_name())
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Clean close: keep the layout, drop the autosave copy, finish background work."""
+        self._save_layout()
+        self.validator.wait(3000)
+        self.autosaver.discard()
+        self._zoom_timer.stop()
+
+    # ------------------------------------------------------------------ recent files
+
+    def recent_files(self) -> list[str]:
+        """Recently opened/saved files, newest first."""
+        value = app_settings().value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _add_recent(self, path: str) -> None:
+        files = [path, *[p for p in self.recent_files() if p != path]][:MAX_RECENT]
+        app_settings().setValue("recent", files)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for path in files:
+            a = self.recent_menu.addAction(Path(path).name)
+            a.setToolTip(path)
+            a.setStatusTip(path)
+            a.triggered.connect(lambda _c=False, p=path: self.open_file(p))
+        if not files:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+
+    # ------------------------------------------------------------------ view
+
+    def select_all(self) -> None:
+        """Edit ▸ Select All."""
+        self.scene.select_only([*self.scene.nodes.values(), *self.scene.notes.values(),
+                                *self.scene.edges.values()])
+
+    def _toggle_grid(self) -> None:
+        self.scene.show_grid = self.act_grid.isChecked()
+        self.view.resetCachedContent()
+        self.view.viewport().update()
+
+    def _toggle_snap(self) -> None:
+        self.scene.snap_to_grid = self.act_snap.isChecked()
+
+    def set_theme(self, mode: str) -> None:
+        """View ▸ Theme: follow the system, or force light/dark."""
+        apply_theme(mode)
+        self.theme_actions[theme_mode()].setChecked(True)
+        app_settings().setValue("theme", theme_mode())
+        self.view.resetCachedContent()
+        self.view.viewport().update()
+
+    def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(self, "About nopflow",
+                          f"<b>nopflow {__version__}</b><p>Visual workflow automation.</p>")
+
+    def _save_layout(self) -> None:
+        s = app_settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.sync()
+
+    def _restore_layout(self) -> None:
+        s = app_settings()
+        geo = s.value("window/geometry")
+        state = s.value("window/state")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        mode = str(s.value("theme", theme_mode()))
+        if mode in self.theme_actions:
+            self.theme_actions[mode].setChecked(True)
+
+
+def active_windows() -> list[MainWindow]:
+    """Every open editor window."""
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]

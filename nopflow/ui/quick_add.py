@@ -1,0 +1,104 @@
+"""Quick-add: a small search popup that places a block by typing its name.
+
+Opened with Tab / Ctrl+F, a double-click on empty canvas, or by dropping a dragged link on
+empty canvas. Enter places the highlighted block (and connects it when opened from a link).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from nopflow.blocks import all_blocks
+from nopflow.ui.theme import icon
+
+
+def matches(query: str, *texts: str) -> bool:
+    """Case-insensitive match of every word of `query` somewhere in `texts`."""
+    hay = " ".join(texts).lower()
+    return all(word in hay for word in query.lower().split())
+
+
+class QuickAddPopup(QFrame):
+    """A frameless popup: search field over a filtered list of blocks."""
+
+    chosen = Signal(str)  # block type
+
+    def __init__(self, parent: QWidget | None = None, only: set[str] | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.setObjectName("quickAdd")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.only = only
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(4)
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Add block…  (type to search, Enter to place)")
+        self.search.setClearButtonEnabled(True)
+        self.list = QListWidget(self)
+        self.list.setMinimumWidth(300)
+        self.list.setMinimumHeight(220)
+        lay.addWidget(self.search)
+        lay.addWidget(self.list)
+        for block in all_blocks():
+            if only is not None and block.type not in only:
+                continue
+            it = QListWidgetItem(icon(block.icon), f"{block.title}    ·  {block.category}")
+            it.setData(Qt.ItemDataRole.UserRole, block.type)
+            it.setData(Qt.ItemDataRole.UserRole + 1, f"{block.title} {block.type} "
+                       f"{block.category} {block.description}")
+            it.setToolTip(block.description)
+            self.list.addItem(it)
+        self.search.textChanged.connect(self._filter)
+        self.search.installEventFilter(self)
+        self.list.itemActivated.connect(self._activate)
+        self._filter("")
+
+    def popup_at(self, global_pos: QPoint) -> None:
+        """Show at a screen position with the search field focused."""
+        self.move(global_pos)
+        self.show()
+        self.search.setFocus()
+
+    def _filter(self, text: str) -> None:
+        first = None
+        for i in range(self.list.count()):
+            it = self.list.item(i)
+            hide = not matches(text, it.data(Qt.ItemDataRole.UserRole + 1))
+            it.setHidden(hide)
+            if not hide and first is None:
+                first = it
+        self.list.setCurrentItem(first)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.search and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            key = event.key()
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.accept_current()
+                return True
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                row = self.list.currentRow()
+                step = 1 if key == Qt.Key.Key_Down else -1
+                r = row + step
+                while 0 <= r < self.list.count() and self.list.item(r).isHidden():
+                    r += step
+                if 0 <= r < self.list.count():
+                    self.list.setCurrentRow(r)
+                return True
+            if key == Qt.Key.Key_Escape:
+                self.close()
+                return True
+        return super().eventFilter(obj, event)
+
+    def accept_current(self) -> None:
+        """Place the highlighted block (what Enter does)."""
+        it = self.list.currentItem()
+        if it is not None and not it.isHidden():
+            self._activate(it)
+
+    def _activate(self, it: QListWidgetItem) -> None:
+        block_type = it.data(Qt.ItemDataRole.UserRole)
+        self.close()
+        self.chosen.emit(block_type)

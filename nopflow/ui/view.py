@@ -1,0 +1,277 @@
+"""The canvas view: zoom around the cursor, pan, fit, drops from the palette, gestures.
+
+Mouse presses choose an `Interaction` (see interactions.py) and forward the rest of the
+gesture to it; the view itself only decides which gesture starts.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+from nopflow.blocks import get_block
+from nopflow.ui.editor import Editor
+from nopflow.ui.interactions import (
+    DragMoveInteraction,
+    Interaction,
+    LinkInteraction,
+    PanInteraction,
+    RubberBandInteraction,
+)
+from nopflow.ui.items.edge_item import EdgeItem
+from nopflow.ui.items.node_item import NodeItem
+from nopflow.ui.items.note_item import NoteItem
+from nopflow.ui.items.port_item import PortRef
+from nopflow.ui.quick_add import QuickAddPopup
+
+#: the mime type a palette drag carries (payload: the block type, UTF-8)
+BLOCK_MIME = "application/x-nopflow-block"
+MIN_SCALE, MAX_SCALE = 0.05, 3.0
+
+
+class WorkflowView(QGraphicsView):
+    """Shows an Editor's scene and turns mouse/keyboard input into edits."""
+
+    message = Signal(str)
+    #: a node was double-clicked (the window focuses the inspector on it)
+    nodeActivated = Signal(str)
+
+    def __init__(self, editor: Editor, parent: QWidget | None = None) -> None:
+        super().__init__(editor.scene, parent)
+        self.editor = editor
+        self._gesture: Interaction | None = None
+        self._space = False
+        self.quick_add: QuickAddPopup | None = None
+        self.setRenderHints(QPainter.RenderHint.Antialiasing
+                            | QPainter.RenderHint.TextAntialiasing
+                            | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
+        self.setAcceptDrops(True)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        # Panning is by hand (middle button / Space+drag); scroll bars only add clutter.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._last_mouse = QPoint()
+        editor.message.connect(self.message)
+
+    # ------------------------------------------------------------------ helpers
+
+    def show_message(self, text: str) -> None:
+        """Say something in the status bar."""
+        self.message.emit(text)
+
+    def cursor_scene_pos(self) -> QPointF:
+        """Where new things go: under the mouse if it is over the canvas, else the centre."""
+        local = self.viewport().mapFromGlobal(self.cursor().pos())
+        if self.viewport().rect().contains(local):
+            return self.mapToScene(local)
+        return self.mapToScene(self.viewport().rect().center())
+
+    def zoom(self) -> float:
+        """The current scale (1.0 = 100 %)."""
+        return self.transform().m11()
+
+    def set_zoom(self, scale: float) -> None:
+        """Zoom to an absolute scale around the view centre."""
+        scale = max(MIN_SCALE, min(MAX_SCALE, scale))
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.scale(scale / self.zoom(), scale / self.zoom())
+        self.setTransformationAnchor(anchor)
+
+    def fit_all(self) -> None:
+        """Fit every node and note in view (F); never magnify beyond 100 %."""
+        scene = self.editor.scene
+        items = [*scene.nodes.values(), *scene.notes.values()]
+        if not items:
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        rect = QRectF()
+        for it in items:
+            rect = rect.united(it.sceneBoundingRect())
+        rect = rect.adjusted(-40, -40, 40, 40)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.0:
+            self.set_zoom(1.0)
+        elif self.zoom() < MIN_SCALE:
+            self.set_zoom(MIN_SCALE)
+        self.centerOn(rect.center())
+
+    def center_on_node(self, node_id: str) -> None:
+        """Select a node and bring it into the middle of the view."""
+        item = self.editor.scene.nodes.get(node_id)
+        if item is None:
+            return
+        self.editor.scene.select_only([item])
+        self.centerOn(item.sceneBoundingRect().center())
+
+    def open_quick_add(self, scene_pos: QPointF, link_from: PortRef | None = None) -> QuickAddPopup:
+        """Show the quick-add popup; the chosen block lands at `scene_pos`."""
+        only = None
+        if link_from is not None:  # only blocks that can take this link
+            need_in = link_from.kind == "out"
+            only = {
+                b.type for b in _blocks() if (b.inputs if need_in else b.outputs)
+            }
+        popup = QuickAddPopup(self, only)
+        popup.chosen.connect(
+            lambda t: self.editor.add_block(t, scene_pos, link_from=link_from)
+        )
+        popup.popup_at(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
+        self.quick_add = popup
+        return popup
+
+    # ------------------------------------------------------------------ mouse
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self._gesture is not None:
+            return
+        button = event.button()
+        pos = event.position().toPoint()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space
+        ):
+            self._gesture = PanInteraction(self, event)
+            return
+        if button != Qt.MouseButton.LeftButton:
+            super().mousePressEvent(event)
+            return
+        scene = self.editor.scene
+        sp = self.mapToScene(pos)
+        port = scene.port_at(sp)
+        if port is not None:
+            self._gesture = LinkInteraction(self, port)
+            return
+        item = self._item_at(pos)
+        ctrl = bool(event.modifiers() & (Qt.KeyboardModifier.ControlModifier
+                                         | Qt.KeyboardModifier.ShiftModifier))
+        if item is None:
+            self._gesture = RubberBandInteraction(self, event)
+            return
+        if ctrl:
+            item.setSelected(not item.isSelected())
+            return
+        if not item.isSelected():
+            scene.select_only([item])
+        if isinstance(item, (NodeItem, NoteItem)):
+            self._gesture = DragMoveInteraction(self, event)
+
+    def _item_at(self, pos: QPoint) -> NodeItem | NoteItem | EdgeItem | None:
+        for it in self.items(pos):
+            if isinstance(it, (NodeItem, NoteItem, EdgeItem)):
+                return it
+        return None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._last_mouse = event.position().toPoint()
+        if self._gesture is not None:
+            self._gesture.move(event)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        gesture, self._gesture = self._gesture, None
+        if gesture is not None:
+            gesture.finish(event)
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        pos = event.position().toPoint()
+        item = self._item_at(pos)
+        if item is None:
+            self.open_quick_add(self.mapToScene(pos))
+        elif isinstance(item, NodeItem):
+            self.nodeActivated.emit(item.node_id)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            super().wheelEvent(event)  # shift+wheel scrolls
+            return
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if not delta:
+            return
+        factor = 1.0015 ** delta
+        target = max(MIN_SCALE, min(MAX_SCALE, self.zoom() * factor))
+        factor = target / self.zoom()
+        self.scale(factor, factor)  # anchored under the mouse
+
+    # ------------------------------------------------------------------ keyboard
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if key == Qt.Key.Key_Escape and self._gesture is not None:
+            self._gesture.cancel()
+            self._gesture = None
+            return
+        if key == Qt.Key.Key_Tab and not event.modifiers():
+            self.open_quick_add(self.cursor_scene_pos())
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().unsetCursor()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        return False  # Tab belongs to quick-add on the canvas
+
+    # ------------------------------------------------------------------ drops from the palette
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(BLOCK_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasFormat(BLOCK_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        data = event.mimeData()
+        if not data.hasFormat(BLOCK_MIME):
+            super().dropEvent(event)
+            return
+        block_type = bytes(data.data(BLOCK_MIME).data()).decode("utf-8")
+        if get_block(block_type) is None:
+            event.ignore()
+            return
+        pos = self.mapToScene(event.position().toPoint())
+        scene = self.editor.scene
+        edge = None if scene.node_at(pos) else scene.edge_at(pos)
+        self.editor.add_block(block_type, pos, splice_edge=edge.edge_id if edge else None)
+        event.acceptProposedAction()
+        self.setFocus()
+
+
+def _blocks():  # type: ignore[no-untyped-def]
+    from nopflow.blocks import all_blocks
+
+    return all_blocks()
