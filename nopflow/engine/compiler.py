@@ -315,7 +315,7 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
     for body in loops.values():
         body.sinks = [
             n for n in order
-            if n in body.direct and not any(e.target in body.members for e in nodes[n].out_edges)
+            if n in body.direct and not any(e.target in body.direct for e in nodes[n].out_edges)
         ]
     top_level = [n for n in order if nodes[n].loop is None]
     return Plan(
