@@ -251,6 +251,13 @@ class _FdWriter:
         self.fd = -1
 
 
+def _job_writers(
+    loop: asyncio.AbstractEventLoop, ctl_fd: int, config: bytes, stdin_w: int, stdin_data: bytes
+) -> tuple[_FdWriter, _FdWriter]:
+    """Start writing the job config (on a dup of the bidirectional ctl socket) and stdin."""
+    return _FdWriter(loop, os.dup(ctl_fd), config), _FdWriter(loop, stdin_w, stdin_data)
+
+
 async def _wait_popen(popen: subprocess.Popen[bytes], *, kill_group: bool) -> int:
     """Wait for a direct child without blocking the loop; return its wait-style code.
 
@@ -328,7 +335,9 @@ class _Zygote:
         self.sock: socket.socket | None = None
         self.popen: subprocess.Popen[bytes] | None = None
         self.dead = False
-        self.pid_waiters: dict[int, asyncio.Future[int]] = {}
+        # job id -> future of (pid, future of its exit); the exit future is created with the
+        # pid, so a script that exits before its starter resumes is never missed.
+        self.pid_waiters: dict[int, asyncio.Future[tuple[int, asyncio.Future[_Exit]]]] = {}
         self.exits: dict[int, asyncio.Future[_Exit]] = {}
         self.ready: asyncio.Future[int] = self.loop.create_future()
         self.next_job = 0
@@ -389,10 +398,10 @@ class _Zygote:
             op = obj.get("op")
             if op == "pid":
                 pid = int(obj["pid"])
-                self.exits[pid] = self.loop.create_future()
+                efut = self.exits[pid] = self.loop.create_future()
                 fut = self.pid_waiters.pop(int(obj["job"]), None)
                 if fut is not None and not fut.done():
-                    fut.set_result(pid)
+                    fut.set_result((pid, efut))
                 elif fut is None:  # nobody waits any more (cancelled start): kill it
                     _killpg(pid, signal.SIGKILL)
             elif op == "exit":
@@ -426,13 +435,13 @@ class _Zygote:
         if self.popen is not None:
             self.loop.create_task(_wait_popen(self.popen, kill_group=False))
 
-    async def spawn(self, fds: list[int]) -> int:
+    async def spawn(self, fds: list[int]) -> tuple[int, asyncio.Future[_Exit]]:
         """Ask the zygote to fork a job child with `fds` as stdin/stdout/stderr/ctl."""
         if self.dead or self.sock is None:
             raise _ZygoteDied()
         self.next_job += 1
         job = self.next_job
-        fut: asyncio.Future[int] = self.loop.create_future()
+        fut: asyncio.Future[tuple[int, asyncio.Future[_Exit]]] = self.loop.create_future()
         self.pid_waiters[job] = fut
         data = json.dumps({"op": "spawn", "job": job}).encode()
         while True:
@@ -459,7 +468,7 @@ class _Zygote:
         except asyncio.CancelledError:
             self.pid_waiters.pop(job, None)
             if fut.done() and not fut.cancelled() and fut.exception() is None:
-                _killpg(fut.result(), signal.SIGKILL)
+                _killpg(fut.result()[0], signal.SIGKILL)
             raise
 
     @property
@@ -596,12 +605,10 @@ class ScriptHandle:
         spec: ScriptSpec,
         pid: int,
         *,
-        stdin_w: int,
         stdout_r: int,
         stderr_r: int,
-        ctl: socket.socket,
-        config: bytes,
-        stdin_data: bytes,
+        ctl_fd: int,
+        writers: tuple[_FdWriter, _FdWriter],
         exit_waiter: Callable[[], asyncio.Future[_Exit] | asyncio.Task[Any]],
         temp_dir: Path,
         remove_temp: bool,
@@ -630,11 +637,8 @@ class ScriptHandle:
         self._ctl_buf = bytearray()
         self._reports: list[dict[str, Any]] = []
         self._violation: str | None = None
-        self._ctl_fd = ctl.detach()
-        # ctl is bidirectional: send the config with a dup'd fd, read reports on the other.
-        cfg_fd = os.dup(self._ctl_fd)
-        self._cfg_writer = _FdWriter(self.loop, cfg_fd, config)
-        self._stdin_writer = _FdWriter(self.loop, stdin_w, stdin_data)
+        self._ctl_fd = ctl_fd
+        self._cfg_writer, self._stdin_writer = writers
         self._readers = [
             _FdReader(self.loop, stdout_r, self._on_stdout),
             _FdReader(self.loop, stderr_r, self._on_stderr),
@@ -1137,37 +1141,34 @@ class ScriptRunner:
         remove_temp: bool,
         on_stderr_line: Callable[[str], None] | None,
     ) -> ScriptHandle:
+        loop = asyncio.get_running_loop()
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ctl_p, ctl_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         child_fds = [in_r, out_w, err_w, ctl_c.fileno()]
+        ctl_fd = ctl_p.detach()
+        # Queue the job config and the input *before* the fork, so the child never waits.
+        writers = _job_writers(loop, ctl_fd, config, in_w, stdin_data)
         ok = False
         try:
             for attempt in range(2):
                 z = await self._zygote(key, prefix)
                 try:
-                    started = asyncio.get_running_loop().time()
-                    pid = await z.spawn(child_fds)
+                    started = loop.time()
+                    pid, efut = await z.spawn(child_fds)
                     break
                 except _ZygoteDied:
                     if attempt == 1:
                         raise SandboxError("the sandbox zygote keeps dying") from None
-            exits = z.exits.get(pid)
-            if exits is None:  # already reported exit and consumed? cannot happen
-                exits = asyncio.get_running_loop().create_future()
-                exits.set_result(_Exit(None, None))
-            efut = exits
             handle = ScriptHandle(
                 self,
                 spec,
                 pid,
-                stdin_w=in_w,
                 stdout_r=out_r,
                 stderr_r=err_r,
-                ctl=ctl_p,
-                config=config,
-                stdin_data=stdin_data,
+                ctl_fd=ctl_fd,
+                writers=writers,
                 exit_waiter=lambda: efut,
                 temp_dir=temp,
                 remove_temp=remove_temp,
@@ -1181,9 +1182,10 @@ class ScriptRunner:
                 os.close(fd)
             ctl_c.close()
             if not ok:
-                for fd in (in_w, out_r, err_r):
+                for wr in writers:
+                    wr.close()
+                for fd in (out_r, err_r, ctl_fd):
                     os.close(fd)
-                ctl_p.close()
 
     def _start_worker(
         self,
@@ -1198,16 +1200,15 @@ class ScriptRunner:
     ) -> ScriptHandle:
         w = self._pool(key, prefix).take()
         loop = asyncio.get_running_loop()
+        ctl_fd = w.ctl.detach()
         return ScriptHandle(
             self,
             spec,
             w.popen.pid,
-            stdin_w=w.stdin_w,
             stdout_r=w.stdout_r,
             stderr_r=w.stderr_r,
-            ctl=w.ctl,
-            config=config,
-            stdin_data=stdin_data,
+            ctl_fd=ctl_fd,
+            writers=_job_writers(loop, ctl_fd, config, w.stdin_w, stdin_data),
             exit_waiter=lambda: loop.create_task(_wait_popen(w.popen, kill_group=True)),
             temp_dir=temp,
             remove_temp=remove_temp,
