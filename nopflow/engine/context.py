@@ -69,6 +69,9 @@ class RunServices(Protocol):
 
     def temp_dir(self) -> Path: ...
 
+    @property
+    def project_dir(self) -> Path: ...
+
 
 class NodeContext:
     """One attempt of one node: its config, inputs, scope and the run's services."""
@@ -81,7 +84,6 @@ class NodeContext:
         "group",
         "node",
         "prev",
-        "project_dir",
         "record",
         "scope",
         "settings",
@@ -98,7 +100,6 @@ class NodeContext:
         scope: ex.Scope,
         attempt: int,
         settings: Settings,
-        project_dir: Path,
         services: RunServices,
         group: object = None,
     ) -> None:
@@ -112,7 +113,6 @@ class NodeContext:
         self.scope = scope
         self.attempt = attempt
         self.settings = settings
-        self.project_dir = project_dir
         self._services = services
         #: the runner's scheduling group this node runs in (opaque to blocks)
         self.group = group
@@ -120,6 +120,11 @@ class NodeContext:
     @property
     def node_id(self) -> str:
         return self.node.id
+
+    @property
+    def project_dir(self) -> Path:
+        """Where scripts run: the workflow file's folder, or the unsaved scratch folder."""
+        return self._services.project_dir
 
     # -- templates ---------------------------------------------------------------------
 

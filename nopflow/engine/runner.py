@@ -692,7 +692,6 @@ class Run:
             scope=ex.Scope(self.inputs, self.vars, prev, g.scope_nodes, g.loop, self._env),
             attempt=n,
             settings=self.workflow.settings,
-            project_dir=self._project_dir or Path(),
             services=self,
             group=g,
         )

@@ -1,0 +1,50 @@
+"""The event bus and event shapes."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from wfhelpers import make_wf, run_wf
+
+from nopflow.engine.events import Event, EventBus, NodeStateChanged, Progress
+
+
+def test_bus_isolates_failing_subscribers(caplog: pytest.LogCaptureFixture) -> None:
+    bus = EventBus()
+    got: list[Event] = []
+
+    def boom(_: Event) -> None:
+        raise RuntimeError("subscriber bug")
+
+    bus.subscribe(boom)
+    unsubscribe = bus.subscribe(got.append)
+    ev = Progress("r", 0.0, done=1, total=2)
+    with caplog.at_level(logging.ERROR):
+        bus.emit(ev)
+    assert got == [ev]
+    assert "subscriber" in caplog.text
+    unsubscribe()
+    bus.emit(ev)
+    assert got == [ev]
+
+
+async def test_every_event_is_json_with_kind_and_in_order() -> None:
+    wf = make_wf([("s", "start", {}), ("d", "delay", {"seconds": 0}),
+                  ("o", "output", {"values": {"x": 1}})], ["s->d", "d->o"])
+    events: list[Event] = []
+
+    def broken(_: Event) -> None:
+        raise ValueError("never breaks the run")
+
+    run = await run_wf(wf, events, control=lambda r: r.events.subscribe(broken))
+    assert run.status == "completed"
+    dicts = [json.loads(json.dumps(e.to_dict())) for e in events]
+    assert dicts[0]["event"] == "run_started" and dicts[-1]["event"] == "run_finished"
+    assert dicts[-1]["outputs"] == {"x": 1}
+    node_d = [(d["state"]) for d in dicts if d["event"] == "node_state" and d["node_id"] == "d"]
+    assert node_d == ["running", "success"]
+    progress = [d["done"] for d in dicts if d["event"] == "progress"]
+    assert progress == [1, 2, 3]
+    assert all(isinstance(e, NodeStateChanged) for e in events if e.kind == "node_state")
