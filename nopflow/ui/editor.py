@@ -26,6 +26,8 @@ class Editor(QObject):
     def __init__(self, doc: WorkflowDocument | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.doc = doc or WorkflowDocument()
+        if self.doc.parent() is None:
+            self.doc.setParent(self)  # lives and dies with its window
         self.undo = QUndoStack(self)
         self.scene = WorkflowScene(self.doc, self)
 

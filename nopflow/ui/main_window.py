@@ -99,6 +99,9 @@ class MainWindow(QMainWindow):
         self.validator.problemsChanged.connect(self._show_problems)
         self.autosaver = Autosaver(lambda: (self.path, self.doc.snapshot()), self)
         self.doc.changed.connect(self._on_changed)
+        # The stack's clean state is only updated after a command ran, so dirty tracking
+        # and autosave follow the stack, not the document's signals.
+        self.undo.indexChanged.connect(self._on_index_changed)
         self.undo.cleanChanged.connect(lambda _c: self._update_title())
         self.doc.workflowChanged.connect(self._update_title)
         self.view.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
@@ -290,6 +293,8 @@ class MainWindow(QMainWindow):
 
     def _on_changed(self) -> None:
         self.validator.schedule()
+
+    def _on_index_changed(self, _index: int) -> None:
         if self.is_modified():
             self.autosaver.schedule()
         self._update_title()

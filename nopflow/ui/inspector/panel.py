@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
+from shiboken6 import isValid
 
 from nopflow.ui.editor import Editor
 from nopflow.ui.inspector.node_form import NodeForm
@@ -27,8 +28,11 @@ class Inspector(QScrollArea):
         self._key: tuple[str, str] | None = None
         editor.scene.selectionChanged.connect(self.follow_selection)
         editor.doc.reset.connect(self._reset)
-        editor.doc.nodesRemoved.connect(lambda _ids: self.follow_selection())
-        editor.doc.notesRemoved.connect(lambda _ids: self.follow_selection())
+        editor.doc.nodesRemoved.connect(self._on_removed)
+        editor.doc.notesRemoved.connect(self._on_removed)
+        self.follow_selection()
+
+    def _on_removed(self, _ids: list[str]) -> None:
         self.follow_selection()
 
     def _reset(self) -> None:
@@ -41,6 +45,8 @@ class Inspector(QScrollArea):
 
     def follow_selection(self) -> None:
         """Show the form for what is selected."""
+        if not isValid(self.editor.scene) or not isValid(self):
+            return  # window teardown: the scene went first
         try:
             nodes, edges, notes = self.editor.scene.selected_ids()
         except KeyError:  # selection mid-removal; the next signal will settle it
