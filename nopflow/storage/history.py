@@ -369,7 +369,7 @@ class HistoryStore:
         path = self.path_for(record.workflow_id)
         with _file_lock(self._lock_path(path)):
             runs = [r for r in self._load(path) if r.get("run_id") != record.run_id]
-            runs.append(record.to_dict())
+            runs.insert(0, record.to_dict())  # first, so it wins ties in the stable sort
             runs.sort(key=lambda r: str(r.get("started_at") or ""), reverse=True)
             self._save(path, record.workflow_id, record.workflow_name, runs[: self.keep])
         return record
