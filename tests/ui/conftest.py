@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QPoint, QPointF  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF
 
-from nopflow.model import Edge, Node, Workflow  # noqa: E402
-from nopflow.ui import dialogs  # noqa: E402
-from nopflow.ui.main_window import MainWindow  # noqa: E402
-from nopflow.ui.theme import apply_theme  # noqa: E402
+from nopflow.model import Edge, Node, Workflow
+from nopflow.ui import dialogs
+from nopflow.ui.main_window import MainWindow
+from nopflow.ui.theme import apply_theme
 
 
 class DialogLog:

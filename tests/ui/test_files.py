@@ -69,7 +69,7 @@ def test_bad_file_shows_error_and_keeps_running(window, dialog_log, tmp_path):
     assert not window.open_file(str(bad))
     kinds = dialog_log.kinds()
     assert kinds == ["error"]
-    title, text = dialog_log.asked[0][1]
+    _title, text = dialog_log.asked[0][1]
     assert "bad.nopflow.json" in text and "nodes" in text
     assert window.isVisible() and window.path is None
 

@@ -1,0 +1,42 @@
+"""Live validation: badges on problem nodes, the problems list, go-to-node."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF
+
+from nopflow.model import Node, Workflow
+
+from .conftest import small_workflow
+
+
+def test_problems_are_badged_and_listed(window, qtbot):
+    wf = Workflow(nodes=[Node(id="start", type="start"),
+                         Node(id="c", type="condition", position=(300, 0),
+                              config={"expression": "$prev.n >"})])
+    window.set_workflow(wf, None)
+    qtbot.waitUntil(lambda: window.problems.topLevelItemCount() > 0, timeout=3000)
+    assert window.scene.nodes["c"].problems
+    assert "⚠" in window.problem_label.text()
+    rows = [window.problems.topLevelItem(i) for i in range(window.problems.topLevelItemCount())]
+    row = next(r for r in rows if r.text(1) == "c")
+    window.problems.itemDoubleClicked.emit(row, 0)
+    assert window.scene.selected_ids()[0] == ["c"]
+
+
+def test_problems_clear_after_a_fix(window, qtbot):
+    window.set_workflow(small_workflow().model_copy(update={"edges": []}), None)
+    qtbot.waitUntil(lambda: bool(window.scene.nodes["calc"].problems), timeout=3000)
+    from nopflow.ui.items.port_item import PortRef
+
+    window.editor.connect(PortRef("start", "out", "out"), PortRef("calc", "in", "in"))
+    window.editor.connect(PortRef("calc", "out", "out"), PortRef("out", "in", "in"))
+    qtbot.waitUntil(lambda: window.problems.topLevelItemCount() == 0, timeout=3000)
+    assert not window.scene.nodes["calc"].problems
+    assert "valid" in window.problem_label.text()
+
+
+def test_run_actions_exist_but_are_disabled(window):
+    for name, key in (("run", "F5"), ("pause", "F6"), ("cancel", "Shift+F5")):
+        act = window.run_actions[name]
+        assert not act.isEnabled() and act.shortcut().toString() == key
+    window.editor.add_block("start", QPointF(0, 0))
