@@ -335,7 +335,10 @@ def _describe(exc: BaseException, filename: str, source: str | None) -> dict:  #
 
     if source is not None:  # inline code: let the traceback show its lines
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+    except TypeError:  # Python < 3.10
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
     _filter_tb(te)
     text = "".join(te.format())
     line = None

@@ -150,7 +150,7 @@ def validate_interpreter(path: str) -> str | None:
         return str(exc)
     try:
         proc = subprocess.run(
-            [prefix[0], "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            [prefix[0], "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             capture_output=True,
             text=True,
             timeout=15,
@@ -951,6 +951,7 @@ class ScriptRunner:
         self._zygote_starting: dict[str, asyncio.Future[_Zygote]] = {}
         self._pools: dict[str, _Pool] = {}
         self._live: set[ScriptHandle] = set()
+        self._validated: set[str] = set()
         self._closed = False
         _RUNNERS.add(self)
 
@@ -1112,6 +1113,11 @@ class ScriptRunner:
         if not IS_POSIX:
             raise SandboxError("script blocks need Linux or macOS in this version")
         key, prefix = _interpreter_cmd(spec.python)
+        if key and key not in self._validated:  # a user-chosen interpreter: check it once
+            problem = await avalidate_interpreter(key)
+            if problem:
+                raise SandboxError(problem)
+            self._validated.add(key)
         cfg, temp, remove_temp, stdin_data = self._prepare(spec)
         config = (json.dumps(cfg) + "\n").encode("utf-8")
         try:

@@ -506,9 +506,63 @@ async def test_interpreter_choice(runner: ScriptRunner, project: Path, tmp_path:
     assert validate_interpreter("/bin/false") is not None
     with pytest.raises(SandboxError, match="interpreter not found"):
         await runner.start(ScriptSpec(project_dir=project, code="", python="/nonexistent/py"))
-    with pytest.raises(SandboxError, match="could not start"):
+    with pytest.raises(SandboxError, match="failed"):
         await runner.run(ScriptSpec(project_dir=project, code="", python="/bin/false"))
     # the same interpreter under another path uses the normal zygote
     real = os.path.realpath(sys.executable)
     r = await run(runner, project, "import json,sys; print(json.dumps(sys.version))", python=real)
     assert r.ok
+
+
+def _other_interpreters() -> list[str]:
+    """Other Pythons on this machine (system, pyenv), never our own, at most three."""
+    import glob
+
+    own = os.path.realpath(sys.executable)
+    found: dict[str, str] = {}
+    cands = [
+        "/usr/bin/python3",
+        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3"))),
+    ]
+    for c in cands:
+        real = os.path.realpath(c)
+        if os.path.isfile(real) and real != own and real not in found:
+            found[real] = c
+    picks = list(found.values())
+    return picks[:1] + picks[-2:] if len(picks) > 3 else picks
+
+
+@pytest.mark.parametrize("prefer", ["zygote", "pool"])
+@pytest.mark.parametrize("python", _other_interpreters() or ["<none>"])
+async def test_other_interpreter_runs_standalone_bootstrap(
+    project: Path, tmp_path: Path, python: str, prefer: str
+) -> None:
+    """The bootstrap needs nothing from nopflow: any Python >= 3.8 can run it."""
+    if python == "<none>":
+        pytest.skip("no other Python interpreter on this machine")
+    if validate_interpreter(python) is not None:
+        pytest.skip(f"{python} is not usable here")
+    r0 = ScriptRunner(prefer=prefer)
+    try:
+        code = "import json, sys\nprint(json.dumps([sys.version, json.load(sys.stdin)]))"
+        r = await run(r0, project, code, python=python, input={"a": 1})
+        assert r.ok, (r.error, r.stderr_tail)
+        assert r.output[1] == {"a": 1}  # type: ignore[index]
+        r = await run(r0, project, "def f():\n    1 / 0\n\nf()\n", python=python)
+        assert r.error == "ZeroDivisionError: division by zero (line 2)"
+        assert r.traceback is not None and "bootstrap" not in r.traceback
+        outside = tmp_path / "x.txt"
+        r = await run(r0, project, f"open({str(outside)!r}, 'w')", python=python)
+        assert r.error == f"write outside the project directory refused: {outside}"
+    finally:
+        await r0.aclose()
+
+
+async def test_old_interpreter_refused_before_start(runner: ScriptRunner, project: Path) -> None:
+    old = sorted(
+        __import__("glob").glob(os.path.expanduser("~/.pyenv/versions/[23].[0-7]*/bin/python"))
+    )
+    if not old:
+        pytest.skip("no Python < 3.8 on this machine")
+    with pytest.raises(SandboxError, match=r"need 3\.8 or newer"):
+        await runner.start(ScriptSpec(project_dir=project, code="", python=old[0]))
