@@ -59,6 +59,7 @@ async def test_keeps_five_newest_first(data_dir: Path) -> None:
     assert [r.run_id for r in runs] == ids[::-1][:5]
     path = data_dir / "history" / f"{wf.id}.json"
     doc = json.loads(path.read_text())
+    assert [p.name for p in (data_dir / "history").iterdir()] == [f"{wf.id}.json"]
     assert [r["run_id"] for r in doc["runs"]] == ids[::-1][:5]
     rec = doc["runs"][0]
     for key in ("run_id", "workflow_id", "workflow_name", "started_at", "ended_at",

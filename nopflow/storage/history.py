@@ -14,8 +14,8 @@ Why it is built this way:
 * Secrets never reach disk: inputs marked ``secret`` are stored as ``"***"`` and their
   values are scrubbed from everything else in the record (node inputs, outputs, errors).
 * Writes are atomic (temp + fsync + replace) and serialised between processes by a lock
-  file, and each write merges with what is on disk, so two `nopflow run`s of the same
-  workflow finishing together both keep their run.
+  on the history folder, and each write merges with what is on disk, so two `nopflow run`s
+  of the same workflow finishing together both keep their run.
 * A corrupt file is renamed aside (``<id>.corrupt-<timestamp>.json``) with a warning
   instead of crashing the app or silently dropping it.
 * Huge node outputs are truncated (with a marker) so one run cannot bloat the file.
@@ -278,14 +278,18 @@ class _Scrubber:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive inter-process lock on ``path`` (a side file, never replaced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if sys.platform == "win32":
-            import msvcrt
+def _dir_lock(folder: Path) -> Iterator[None]:
+    """An exclusive inter-process lock on the history folder.
 
+    POSIX: `flock` on the folder itself, so no lock files litter the history folder.
+    Windows: a `.lock` file in the folder, locked with msvcrt.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    if sys.platform == "win32":
+        import msvcrt
+
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
             deadline = time.monotonic() + 30
             while True:
                 try:
@@ -300,14 +304,18 @@ def _file_lock(path: Path) -> Iterator[None]:
             finally:
                 os.lseek(fd, 0, os.SEEK_SET)
                 msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
+        finally:
+            os.close(fd)
+        return
+    import fcntl
 
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
@@ -342,7 +350,7 @@ class HistoryStore:
         path = self.path_for(workflow_id)
         if not path.exists():
             return []
-        with _file_lock(self._lock_path(path)):
+        with _dir_lock(path.parent):
             runs = self._load(path)
         return [RunRecord.from_dict(r) for r in runs]
 
@@ -354,7 +362,7 @@ class HistoryStore:
         for path in paths:
             if not path.exists():
                 continue
-            with _file_lock(self._lock_path(path)):
+            with _dir_lock(path.parent):
                 runs = self._load(path)
             for r in runs:
                 if r.get("run_id") == run_id:
@@ -367,7 +375,7 @@ class HistoryStore:
         """Add a finished run (keeping the newest ``keep``); returns what was stored."""
         record = run if isinstance(run, RunRecord) else RunRecord.from_run(run)
         path = self.path_for(record.workflow_id)
-        with _file_lock(self._lock_path(path)):
+        with _dir_lock(path.parent):
             runs = [r for r in self._load(path) if r.get("run_id") != record.run_id]
             runs.insert(0, record.to_dict())  # first, so it wins ties in the stable sort
             runs.sort(key=lambda r: str(r.get("started_at") or ""), reverse=True)
@@ -380,7 +388,7 @@ class HistoryStore:
         if found is None:
             return False
         path = self.path_for(found.workflow_id)
-        with _file_lock(self._lock_path(path)):
+        with _dir_lock(path.parent):
             runs = self._load(path)
             kept = [r for r in runs if r.get("run_id") != run_id]
             if len(kept) == len(runs):
@@ -389,10 +397,6 @@ class HistoryStore:
         return True
 
     # -- file handling -------------------------------------------------------------
-
-    @staticmethod
-    def _lock_path(path: Path) -> Path:
-        return path.with_name(path.name + ".lock")
 
     def _load(self, path: Path) -> list[dict[str, Any]]:
         """The runs in ``path`` (caller holds the lock); a bad file is set aside."""
