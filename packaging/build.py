@@ -63,8 +63,13 @@ def log(msg: str) -> None:
 
 
 def run(cmd: Sequence[str | os.PathLike[str]], **kw: object) -> None:
-    """Run a command, echoing it; any failure aborts the build."""
+    """Run a command, echoing it; any failure aborts the build.
+
+    Tools' stdout goes to our stderr so that our stdout carries only the JSON summary.
+    """
     log("$ " + " ".join(str(c) for c in cmd))
+    sys.stderr.flush()
+    kw.setdefault("stdout", sys.stderr.fileno())
     subprocess.run([str(c) for c in cmd], check=True, **kw)  # type: ignore[call-overload]
 
 
