@@ -125,15 +125,50 @@ def _err(message: str) -> None:
     print(f"nopflow: {message}", file=sys.stderr)
 
 
-async def _execute(run: Any, recorder: Any) -> None:
+_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM) if s is not None)
+
+
+class _EarlySignals:
+    """Remembers SIGINT/SIGTERM that arrive before the run's loop handles them.
+
+    A Ctrl+C while the workflow is still loading must still end as a `cancelled` run in
+    history (exit 1), not as a KeyboardInterrupt traceback or a lost run.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _EarlySignals:
+        for sig in _SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, old in self._old.items():
+            try:
+                signal.signal(sig, old)
+            except (ValueError, OSError, TypeError):
+                pass
+
+
+async def _execute(run: Any, recorder: Any, early: _EarlySignals) -> None:
     loop = asyncio.get_running_loop()
     installed: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _SIGNALS:
         try:
             loop.add_signal_handler(sig, run.cancel)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # Windows: plain handlers
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(run.cancel))
+    if early.received:
+        run.cancel()
     try:
         await run.execute()
         await recorder.wait()
@@ -144,6 +179,11 @@ async def _execute(run: Any, recorder: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a workflow headless; returns the exit code."""
+    with _EarlySignals() as early:
+        return _cmd_run(args, early)
+
+
+def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
     from nopflow.engine.compiler import CompileError
     from nopflow.engine.runner import Run
     from nopflow.errors import NopflowError
@@ -190,10 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run.events.subscribe(EventPrinter(sys.stdout))
     store = HistoryStore()
     recorder = HistoryRecorder(run, store)
-    try:
-        asyncio.run(_execute(run, recorder))
-    except KeyboardInterrupt:  # a second Ctrl+C before handlers were installed
-        return EXIT_FAILED
+    asyncio.run(_execute(run, recorder, early))
     for warning in store.warnings:
         _err(f"warning: {warning}")
     if recorder.error:
