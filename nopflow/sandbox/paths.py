@@ -91,27 +91,39 @@ def check_input_paths(
     path of the offending value: ``input path outside the project directory: $.files[1]
     = ../../etc/passwd``.
     """
-    root = Path(project_dir).resolve()
-    roots = [root] + [Path(p).resolve() for p in allowed_extra]
+    project = Path(project_dir)
+    extra = list(allowed_extra)
+    resolved_roots: list[Path] = []
 
-    def walk(v: object, where: str, depth: int) -> None:
-        if depth > 100:
+    def roots() -> list[Path]:  # resolved lazily: most inputs hold no path at all
+        if not resolved_roots:
+            resolved_roots.append(project.resolve())
+            resolved_roots.extend(Path(p).resolve() for p in extra)
+        return resolved_roots
+
+    def where(loc: tuple[object, ...]) -> str:
+        return "$" + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc)
+
+    def walk(v: object, loc: tuple[object, ...]) -> None:
+        if len(loc) > 100:
             return
         if isinstance(v, str):
-            p = _looks_like_path(v, root)
+            p = _looks_like_path(v, project)
             if p is None:
                 return
             try:
                 resolved = p.resolve()
             except (OSError, RuntimeError):
                 resolved = Path(os.path.normpath(p))
-            if not any(_is_within(resolved, r) for r in roots):
-                raise SandboxError(f"input path outside the project directory: {where} = {v}")
+            if not any(_is_within(resolved, r) for r in roots()):
+                raise SandboxError(f"input path outside the project directory: {where(loc)} = {v}")
         elif isinstance(v, dict):
             for k, item in v.items():
-                walk(item, f"{where}.{k}", depth + 1)
+                if isinstance(item, (str, dict, list, tuple)):
+                    walk(item, (*loc, str(k)))
         elif isinstance(v, (list, tuple)):
             for i, item in enumerate(v):
-                walk(item, f"{where}[{i}]", depth + 1)
+                if isinstance(item, (str, dict, list, tuple)):
+                    walk(item, (*loc, i))
 
-    walk(value, "$", 0)
+    walk(value, ())
