@@ -278,3 +278,22 @@ def test_deb_desktop_file_and_mime_type_are_valid(deb_root: Path, tmp_path: Path
                        capture_output=True)
         globs = (mime_dir / "globs2").read_text()
         assert "application/x-nopflow-workflow:*.nopflow.json" in globs
+
+
+def test_about_lists_bundled_licences_when_frozen(exe: Path, tmp_path: Path) -> None:
+    """Help -> About reads dist-info metadata; the bundle must carry it.  A script block
+    runs in the bundled runtime, so it can import nopflow.about there."""
+    (tmp_path / "about.nopflow.json").write_text(json.dumps(workflow("about", (
+        "import json\nfrom nopflow.about import app_version, bundled_components\n"
+        "print(json.dumps({'v': app_version(), 'c': {c.name: [c.license, len(c.text)]\n"
+        "                  for c in bundled_components()}}))\n"
+    ))))
+    res = run_exe(exe, ["run", "about.nopflow.json", "--json", "-q"], tmp_path,
+                  no_python_env(tmp_path))
+    assert res.returncode == 0, res.stderr + res.stdout
+    got = json.loads(res.stdout)["outputs"]["r"]
+    assert got["v"] == __version__
+    comps = got["c"]
+    assert comps["pydantic"][0] == "MIT" and comps["pydantic"][1] > 100
+    assert "LGPL" in comps["Qt"][0] and "LGPL" in comps["PySide6_Essentials"][0]
+    assert {"Python", "networkx", "qasync", "tenacity", "platformdirs"} <= set(comps)
