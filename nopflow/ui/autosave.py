@@ -41,14 +41,16 @@ def _wrap(file: str | None, wf_text: str) -> str:
 
 
 class _WriteJob(QRunnable):
-    def __init__(self, path: Path, text: str) -> None:
+    """Serialize and write on a worker: the snapshot is immutable (edits replace models)."""
+
+    def __init__(self, path: Path, file: str | None, wf: Workflow) -> None:
         super().__init__()
-        self.path, self.text = path, text
+        self.path, self.file, self.wf = path, file, wf
 
     def run(self) -> None:
         try:
-            atomic_write_text(self.path, self.text)
-        except OSError:
+            atomic_write_text(self.path, _wrap(self.file, dump_workflow(self.wf).rstrip()))
+        except (OSError, ValueError):
             pass  # autosave is best effort; the real save reports disk errors
 
 
@@ -71,13 +73,13 @@ class Autosaver(QObject):
         self._timer.start()
 
     def save_now(self) -> Path:
-        """Serialize on this thread (fast), write on the pool; returns the copy's path."""
+        """Snapshot on this thread, serialize and write on the pool; returns the copy's path."""
         file, wf = self._snapshot()
         path = autosave_path(file, wf.id)
         if self.path is not None and self.path != path:
             self.discard()  # the document was saved under a new name
         self.path = path
-        self.pool.start(_WriteJob(path, _wrap(file, dump_workflow(wf).rstrip())))
+        self.pool.start(_WriteJob(path, file, wf))
         return path
 
     def discard(self) -> None:

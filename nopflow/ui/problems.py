@@ -18,6 +18,8 @@ from nopflow.model import Workflow
 from nopflow.ui.theme import icon
 
 DEBOUNCE_MS = 300
+#: a list longer than this helps nobody and costs a visible stall to fill
+MAX_ROWS = 500
 
 
 class _Result(QObject):
@@ -115,12 +117,14 @@ class ProblemsPanel(QTreeWidget):
         """Show this list of problems (replaces the old one)."""
         self.clear()
         warn = icon("state-problem")
-        for p in problems:
+        for p in problems[:MAX_ROWS]:
             nid = p.node_id or (edge_nodes(p.edge_id) if p.edge_id else None)
             it = QTreeWidgetItem(self, [p.message, nid or ""])
             it.setIcon(0, warn)
             it.setToolTip(0, str(p))
             it.setData(0, Qt.ItemDataRole.UserRole, nid)
+        if len(problems) > MAX_ROWS:
+            QTreeWidgetItem(self, [f"… and {len(problems) - MAX_ROWS} more problems", ""])
 
     def _open(self, item: QTreeWidgetItem) -> None:
         nid = item.data(0, Qt.ItemDataRole.UserRole)

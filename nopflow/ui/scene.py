@@ -10,7 +10,7 @@ index switched off while adding. It also carries the presentation-only state: ru
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QPointF, QRectF, QTimer
 from PySide6.QtGui import QPainter
@@ -24,6 +24,8 @@ from nopflow.ui.items.port_item import PortRef
 from nopflow.ui.theme import canvas_theme
 
 GRID = 20.0
+#: above this many items per change, drop the BSP index and rebuild it once afterwards
+BULK = 300
 #: the canvas always extends at least this far around the items (room to drop and pan)
 MARGIN = 2000.0
 
@@ -105,16 +107,48 @@ class WorkflowScene(QGraphicsScene):
 
     # ------------------------------------------------------------------ document signals
 
+    def _batched(self, count: int, add: Callable[[], None]) -> None:
+        """Run `add` with the index off when many items arrive (paste, undo of a big delete)."""
+        if count <= BULK:
+            add()
+            return
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        try:
+            add()
+        finally:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+
     def _on_nodes_added(self, ids: list[str]) -> None:
-        self._add_nodes(ids)
+        self._batched(len(ids), lambda: self._add_nodes(ids))
         self._grow(ids)
 
+    def _remove_items(self, items: list[QGraphicsItem]) -> None:
+        """Remove many items at once: one selectionChanged, no per-item index updates."""
+        if not items:
+            return
+        was_selected = any(it.isSelected() for it in items)
+        bulk = len(items) > BULK
+        if bulk:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.blockSignals(True)  # Qt emits selectionChanged per removed selected item
+        try:
+            for it in items:
+                self.removeItem(it)
+        finally:
+            self.blockSignals(False)
+        if bulk:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        if was_selected:
+            self.selectionChanged.emit()
+
     def _on_nodes_removed(self, ids: list[str]) -> None:
+        items: list[QGraphicsItem] = []
         for nid in ids:
             item = self.nodes.pop(nid, None)
             if item is not None:
                 self._running.discard(item)
-                self.removeItem(item)
+                items.append(item)
+        self._remove_items(items)
 
     def _on_node_changed(self, nid: str) -> None:
         item = self.nodes.get(nid)
@@ -130,22 +164,26 @@ class WorkflowScene(QGraphicsScene):
         self._grow(ids)
 
     def _on_edges_added(self, ids: list[str]) -> None:
-        self._add_edges(ids)
+        self._batched(len(ids), lambda: self._add_edges(ids))
 
     def _on_edges_removed(self, ids: list[str]) -> None:
+        items: list[QGraphicsItem] = []
         for eid in ids:
             item = self.edges.pop(eid, None)
             if item is not None:
-                self.removeItem(item)
+                items.append(item)
+        self._remove_items(items)
 
     def _on_notes_added(self, ids: list[str]) -> None:
-        self._add_notes(ids)
+        self._batched(len(ids), lambda: self._add_notes(ids))
 
     def _on_notes_removed(self, ids: list[str]) -> None:
+        items: list[QGraphicsItem] = []
         for nid in ids:
             item = self.notes.pop(nid, None)
             if item is not None:
-                self.removeItem(item)
+                items.append(item)
+        self._remove_items(items)
 
     def _on_note_changed(self, nid: str) -> None:
         item = self.notes.get(nid)

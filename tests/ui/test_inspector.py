@@ -22,6 +22,7 @@ from .conftest import small_workflow
 
 def show_node(win, node_id: str) -> NodeForm:
     win.scene.select_only([win.scene.nodes[node_id]])
+    win.inspector.follow_selection()  # normally on the next event-loop turn
     form = win.inspector.form()
     assert isinstance(form, NodeForm) and form.node_id == node_id
     return form
@@ -130,6 +131,7 @@ def test_title_retry_and_error_mode(window):
 def test_workflow_settings_when_nothing_is_selected(window):
     window.set_workflow(small_workflow(), None)
     window.scene.select_only([])
+    window.inspector.follow_selection()
     form = window.inspector.form()
     assert isinstance(form, WorkflowForm)
     form.name.selectAll()

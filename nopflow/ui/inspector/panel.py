@@ -6,7 +6,7 @@ keeps focus and cursor position.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 from shiboken6 import isValid
 
@@ -26,14 +26,20 @@ class Inspector(QScrollArea):
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._key: tuple[str, str] | None = None
-        editor.scene.selectionChanged.connect(self.follow_selection)
+        # Coalesce: a rubber band or a bulk edit can change the selection many times per
+        # event-loop turn; the form is chosen once, when things settle.
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(0)
+        self._pending.timeout.connect(self.follow_selection)
+        editor.scene.selectionChanged.connect(self._pending.start)
         editor.doc.reset.connect(self._reset)
         editor.doc.nodesRemoved.connect(self._on_removed)
         editor.doc.notesRemoved.connect(self._on_removed)
         self.follow_selection()
 
     def _on_removed(self, _ids: list[str]) -> None:
-        self.follow_selection()
+        self._pending.start()
 
     def _reset(self) -> None:
         self._key = None
