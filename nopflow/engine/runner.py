@@ -222,6 +222,12 @@ class Run:
             for nid in plan.order
         }
         self._project_dir = pdir
+        #: secret input values (text) hidden from log lines and event error messages
+        self._secrets = sorted(
+            {str(self.inputs[k]) for k in wf.secret_inputs()
+             if k in self.inputs and self.inputs[k] not in (None, "")},
+            key=len, reverse=True,
+        )
         self._executor = executor
         self._owns_executor = executor is None
         self._env = env
@@ -481,7 +487,7 @@ class Run:
 
     def log(self, node_id: str, line: str, stream: str = "stderr") -> None:
         """A node's log line: kept in the record's tail and sent as an event."""
-        line = line.rstrip("\n")
+        line = self._redact(line.rstrip("\n")) or ""
         self.nodes[node_id].logs.append(line)
         if self.events.active:
             self.events.emit(NodeLog(self.id, time.time(), node_id=node_id, line=line,
@@ -786,11 +792,18 @@ class Run:
                     started_at=rec.started_at,
                     ended_at=rec.ended_at if state is not _RUNNING else None,
                     duration_ms=rec.duration_ms if state is not _RUNNING else None,
-                    error=rec.error if state is _ERROR else None,
+                    error=self._redact(rec.error) if state is _ERROR else None,
                     error_type=rec.error_type if state is _ERROR else None,
                     iteration=rec.iteration,
                 )
             )
+
+    def _redact(self, text: str | None) -> str | None:
+        """Hide secret input values in text that leaves the run (logs, events)."""
+        if text and self._secrets:
+            for secret in self._secrets:
+                text = text.replace(secret, "***")
+        return text
 
     def _call_handle(self, handle: ScriptHandle, method: str) -> None:
         try:
@@ -834,7 +847,7 @@ class Run:
             self.events.emit(
                 RunFinished(self.id, self.ended_at, status=self.state.value,
                             duration_ms=self.duration_ms or 0, outputs=self.outputs,
-                            error=first_error)
+                            error=self._redact(first_error))
             )
 
 

@@ -214,3 +214,18 @@ async def test_node_refs_and_env() -> None:
     )
     run = await run_wf(wf, env={"NOPFLOW_T": "yes"})
     assert run.outputs == {"a": 9, "e": "yes"}
+
+
+async def test_parallel_loop_failure_cancels_other_items() -> None:
+    wf = make_wf(
+        [("s", "start", {}), ("l", "loop", {"items": [5, "bad", 5], "parallel": 3}),
+         ("b", "delay", {"seconds": "{{ $loop.item }}"}),
+         ("o", "output", {"values": {"x": 1}})],
+        ["s->l", "l.body->b", "l.done->o"], max_parallel=8,
+    )
+    t0 = time.perf_counter()
+    run = await run_wf(wf)
+    assert time.perf_counter() - t0 < 1.0
+    assert run.status == "failed"
+    assert states(run)["l"] == "error" and states(run)["o"] == "cancelled"
+    assert "item 1" in (run.nodes["l"].error or "")

@@ -106,3 +106,16 @@ async def test_unsaved_workflow_uses_scratch_project_dir(data_dir: Path) -> None
     run = await run_wf(wf)
     assert run.status == "completed", run.nodes["p"].error
     assert Path(run.nodes["p"].output).resolve() == (data_dir / "scratch" / wf.id).resolve()
+
+
+async def test_secret_values_hidden_from_logs_and_events(tmp_path: Path) -> None:
+    code = "import json,sys\nd=json.load(sys.stdin)\nprint('tok=' + d['token'], file=sys.stderr)\n"
+    code += "raise SystemExit('bad ' + d['token'])\n"
+    wf = make_wf([("s", "start", {}), ("p", "python", {"code": code})], ["s->p"],
+                 inputs={"token": {"default": "zz-secret-zz", "secret": True}})
+    events: list[Event] = []
+    run = await run_wf(wf, events, project_dir=tmp_path)
+    assert run.status == "failed"
+    text = "\n".join(str(e.to_dict()) for e in events)
+    assert "zz-secret-zz" not in text
+    assert "tok=***" in text
