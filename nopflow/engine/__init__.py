@@ -1,5 +1,13 @@
 """The engine: compile a workflow, run it on asyncio, report through events (no Qt, ever).
 
+Typical use (CLI, tests and the GUI bridge alike)::
+
+    run = Run(workflow, inputs={"n": 3}, project_dir=folder)   # compiles; CompileError
+    run.events.subscribe(callback)          # before execute: every event, in order
+    await run.execute()                     # -> run.state completed | failed | cancelled
+    run.pause(); run.resume(); run.cancel() # any time, from the loop, idempotent
+    run.nodes["calc"].state, run.outputs, run.result()
+
 Public names are loaded lazily: block modules import `nopflow.engine.context` at import
 time, and the runner imports the blocks, so eager imports here would be circular.
 """
