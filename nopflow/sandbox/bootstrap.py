@@ -494,8 +494,12 @@ def _finish(code: int) -> None:
     os._exit(code)
 
 
-def _child_after_fork(fds: list[int], keep_close: list[int]) -> None:
-    """In the zygote's fresh child: own session, stdio/ctl in place, then run the job."""
+def _spare_prepare(keep_close: list[int]) -> None:
+    """In a freshly forked spare: drop the zygote's fds/handlers, own session, warm up.
+
+    Everything here happens *before* a job is assigned, off the critical path; warming up
+    again also takes the copy-on-write faults of the common code paths ahead of time.
+    """
     for fd in keep_close:
         try:
             os.close(fd)
@@ -507,11 +511,36 @@ def _child_after_fork(fds: list[int], keep_close: list[int]) -> None:
         pass
     for sig in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    os.setsid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the zygote died between fork and prctl
+        os._exit(0)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _warm_up()
+
+
+def _spare_wait(sock: socket.socket) -> list[int]:
+    """Block until the zygote hands this spare a job's four fds (exit on EOF)."""
+    while True:
+        try:
+            msg, fds, _flags, _addr = _recv(sock)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            continue
+        except OSError:
+            os._exit(0)
+        if not msg:
+            os._exit(0)
+        if len(fds) == 4:
+            sock.close()
+            return fds
+        for fd in fds:
+            os.close(fd)
+
+
+def _child_run(fds: list[int]) -> None:
+    """Put the job's stdio/ctl in place, read the config, run the job, exit."""
     code = 70
     try:
-        os.setsid()
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
         high = [os.dup(fd) for fd in fds]  # move out of 0..3 before dup2
         for fd in fds:
             os.close(fd)
@@ -576,6 +605,7 @@ class _Zygote:
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.stopping = False
+        self.spare: tuple[int, socket.socket] | None = None
 
         def _term(*_: object) -> None:
             self.stopping = True
@@ -589,11 +619,17 @@ class _Zygote:
         except OSError:
             self.stopping = True
 
-    def serve(self) -> list[int] | None:
-        """Loop until told to stop. Returns fds in a freshly forked child (never in zygote)."""
-        import select
-        import socket
+    def serve(self) -> socket.socket | None:
+        """Loop until told to stop.
 
+        Returns only in a freshly forked spare child (its socket to the zygote); the
+        zygote itself returns None when it is time to exit.
+        """
+        import select
+
+        child = self.make_spare()
+        if child is not None:
+            return child
         self.send({"op": "ready", "pid": os.getpid()})
         while not self.stopping:
             try:
@@ -608,11 +644,7 @@ class _Zygote:
             self.reap()
             if self.sock in r:
                 try:
-                    msg, fds, _flags, _addr = (
-                        socket.recv_fds(self.sock, 65536, 8)
-                        if hasattr(socket, "recv_fds")
-                        else _recv_fds(self.sock)
-                    )
+                    msg, fds, _flags, _addr = _recv(self.sock)
                 except OSError:
                     break
                 if not msg:
@@ -624,24 +656,75 @@ class _Zygote:
                         os.close(fd)
                     continue
                 if req.get("op") == "spawn" and len(fds) == 4:
-                    try:
-                        pid = os.fork()
-                    except OSError as exc:
-                        for fd in fds:
-                            os.close(fd)
-                        self.send({"op": "error", "job": req.get("job"), "message": str(exc)})
-                        continue
-                    if pid == 0:
-                        return fds
-                    for fd in fds:
-                        os.close(fd)
-                    self.jobs.add(pid)
-                    self.send({"op": "pid", "job": req.get("job"), "pid": pid})
+                    child = self.hand_over(fds, req.get("job"))
+                    if child is not None:
+                        return child
+                    # Fork the next spare now, while the job runs, not when it is needed.
+                    child = self.make_spare()
+                    if child is not None:
+                        return child
                 else:
                     for fd in fds:
                         os.close(fd)
         self.shutdown()
         return None
+
+    def make_spare(self) -> socket.socket | None:
+        """Fork a spare child that waits for a job. Returns its socket *in the child*."""
+        import socket
+
+        if self.spare is not None:
+            return None
+        kind = socket.SOCK_SEQPACKET if self.linux else socket.SOCK_DGRAM
+        mine, theirs = socket.socketpair(socket.AF_UNIX, kind)
+        try:
+            pid = os.fork()
+        except OSError:
+            mine.close()
+            theirs.close()
+            return None
+        if pid == 0:
+            mine.close()
+            return theirs
+        theirs.close()
+        self.spare = (pid, mine)
+        return None
+
+    def hand_over(self, fds: list[int], job: object) -> socket.socket | None:
+        """Give a job's fds to the spare (making one if needed) and report its pid."""
+        try:
+            if self.spare is None:
+                child = self.make_spare()
+                if child is not None:
+                    return child
+            if self.spare is None:
+                self.send({"op": "error", "job": job, "message": "cannot fork"})
+                return None
+            pid, sock = self.spare
+            self.spare = None
+            try:
+                _send_fds(sock, b"job", fds)
+            except OSError as exc:  # the spare died: make another and retry once
+                sock.close()
+                child = self.make_spare()
+                if child is not None:
+                    return child
+                if self.spare is None:
+                    self.send({"op": "error", "job": job, "message": str(exc)})
+                    return None
+                pid, sock = self.spare
+                self.spare = None
+                _send_fds(sock, b"job", fds)
+            sock.close()
+            self.jobs.add(pid)
+            self.send({"op": "pid", "job": job, "pid": pid})
+            return None
+        finally:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def reap(self) -> None:
         """Collect exited children; kill each finished job's group and its orphans."""
@@ -666,6 +749,9 @@ class _Zygote:
                     _, status = os.waitpid(pid, 0)
                 except ChildProcessError:
                     continue
+            if self.spare is not None and pid == self.spare[0]:
+                self.spare[1].close()
+                self.spare = None
             if pid in self.jobs:
                 self.jobs.discard(pid)
                 finished = True
@@ -674,14 +760,18 @@ class _Zygote:
             self.kill_orphans()
 
     def kill_orphans(self) -> None:
+        spare = self.spare[0] if self.spare is not None else None
         for child in _children_of(os.getpid()):
-            if child not in self.jobs:
+            if child not in self.jobs and child != spare:
                 try:
                     os.kill(child, signal.SIGKILL)
                 except OSError:
                     pass
 
     def shutdown(self) -> None:
+        if self.spare is not None:
+            self.spare[1].close()
+            _killpg(self.spare[0], signal.SIGKILL)
         for pid in list(self.jobs):
             _killpg(pid, signal.SIGKILL)
         if self.linux:
@@ -692,11 +782,26 @@ class _Zygote:
                     pass
 
 
+def _send_fds(sock: socket.socket, data: bytes, fds: list[int]) -> None:
+    import array
+    import socket
+
+    sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+
 def _killpg(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
     except OSError:
         pass
+
+
+def _recv(sock: socket.socket) -> tuple[bytes, list[int], int, object]:
+    import socket
+
+    if hasattr(socket, "recv_fds"):
+        return socket.recv_fds(sock, 65536, 8)  # type: ignore[no-any-return]
+    return _recv_fds(sock)
 
 
 def _recv_fds(sock: socket.socket) -> tuple[bytes, list[int], int, object]:
@@ -755,11 +860,12 @@ def zygote_main(sockfd: int, parent_pid: int | None) -> int:
     _warm_up()
     zyg = _Zygote(sock)
     gc.freeze()  # the child's GC then never touches (and copies) the zygote's objects
-    fds = zyg.serve()
-    if fds is None:
+    spare_sock = zyg.serve()
+    if spare_sock is None:
         return 0
-    _child_after_fork(fds, [sock.detach(), zyg.wake_r, zyg.wake_w])
-    return 70  # not reached: _child_after_fork exits
+    _spare_prepare([sock.detach(), zyg.wake_r, zyg.wake_w])
+    _child_run(_spare_wait(spare_sock))
+    return 70  # not reached: _child_run exits
 
 
 def worker_main(ctl_fd: int) -> int:
