@@ -20,11 +20,11 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QPointF, QRectF  # noqa: E402
-from PySide6.QtGui import QImage, QPainter  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication
 
-from nopflow.model import Edge, Node, Workflow  # noqa: E402
+from nopflow.model import Edge, Node, Workflow
 
 TYPES = ["python", "delay", "set", "merge", "condition", "loop", "output"]
 VIEW_W, VIEW_H = 1600, 1000

@@ -114,10 +114,8 @@ class MainWindow(QMainWindow):
         self.problem_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.problem_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
-        self._zoom_timer = QTimer(self)
-        self._zoom_timer.setInterval(250)
-        self._zoom_timer.timeout.connect(self._update_zoom_label)
-        self._zoom_timer.start()
+        self.view.zoomChanged.connect(lambda _z: self._update_zoom_label())
+        self._update_zoom_label()
         self._restore_layout()
         self._update_title()
         self.validator.schedule()
@@ -257,17 +255,12 @@ class MainWindow(QMainWindow):
         tb.setObjectName("toolbar_main")
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        style = self.style()
-        from PySide6.QtWidgets import QStyle
-
-        sp = QStyle.StandardPixmap
-        self.act_new.setIcon(style.standardIcon(sp.SP_FileIcon))
-        self.act_open.setIcon(style.standardIcon(sp.SP_DialogOpenButton))
-        self.act_save.setIcon(style.standardIcon(sp.SP_DialogSaveButton))
-        self.act_undo.setIcon(style.standardIcon(sp.SP_ArrowBack))
-        self.act_redo.setIcon(style.standardIcon(sp.SP_ArrowForward))
-        self.act_fit.setIcon(style.standardIcon(sp.SP_TitleBarMaxButton))
-        self.act_pause.setIcon(style.standardIcon(sp.SP_MediaPause))
+        for act, name in ((self.act_new, "tb-new"), (self.act_open, "tb-open"),
+                          (self.act_save, "tb-save"), (self.act_undo, "tb-undo"),
+                          (self.act_redo, "tb-redo"), (self.act_run, "tb-run"),
+                          (self.act_pause, "tb-pause"), (self.act_cancel, "tb-stop"),
+                          (self.act_fit, "tb-fit")):
+            act.setIcon(icon(name))
         tb.addActions([self.act_new, self.act_open, self.act_save])
         tb.addSeparator()
         tb.addActions([self.act_undo, self.act_redo])
@@ -276,6 +269,10 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.act_fit)
         self.addToolBar(tb)
+        for act in (self.act_undo, self.act_redo):  # their text names the command: too long
+            button = tb.widgetForAction(act)
+            if button is not None:
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     # ------------------------------------------------------------------ state
 
@@ -314,7 +311,9 @@ class MainWindow(QMainWindow):
         self.log_tabs.setTabText(0, f"Problems ({n})" if n else "Problems")
 
     def _update_zoom_label(self) -> None:
-        self.zoom_label.setText(f"{self.view.zoom() * 100:.0f} %")
+        text = f"{self.view.zoom() * 100:.0f} %"
+        if self.zoom_label.text() != text:
+            self.zoom_label.setText(text)
 
     # ------------------------------------------------------------------ files
 
@@ -434,7 +433,6 @@ class MainWindow(QMainWindow):
         self._save_layout()
         self.validator.wait(3000)
         self.autosaver.discard()
-        self._zoom_timer.stop()
 
     # ------------------------------------------------------------------ recent files
 

@@ -20,6 +20,19 @@ def matches(query: str, *texts: str) -> bool:
     return all(word in hay for word in query.lower().split())
 
 
+def score(query: str, title: str, block_type: str) -> int:
+    """Higher is better: a title that starts with the query beats a description match."""
+    q = query.strip().lower()
+    if not q:
+        return 0
+    t, bt = title.lower(), block_type.lower()
+    if t.startswith(q) or bt.startswith(q):
+        return 3
+    if q in t or q in bt:
+        return 2
+    return 1
+
+
 class QuickAddPopup(QFrame):
     """A frameless popup: search field over a filtered list of blocks."""
 
@@ -48,6 +61,7 @@ class QuickAddPopup(QFrame):
             it.setData(Qt.ItemDataRole.UserRole, block.type)
             it.setData(Qt.ItemDataRole.UserRole + 1, f"{block.title} {block.type} "
                        f"{block.category} {block.description}")
+            it.setData(Qt.ItemDataRole.UserRole + 2, block.title)
             it.setToolTip(block.description)
             self.list.addItem(it)
         self.search.textChanged.connect(self._filter)
@@ -62,14 +76,17 @@ class QuickAddPopup(QFrame):
         self.search.setFocus()
 
     def _filter(self, text: str) -> None:
-        first = None
+        best, best_score = None, -1
         for i in range(self.list.count()):
             it = self.list.item(i)
             hide = not matches(text, it.data(Qt.ItemDataRole.UserRole + 1))
             it.setHidden(hide)
-            if not hide and first is None:
-                first = it
-        self.list.setCurrentItem(first)
+            if not hide:
+                sc = score(text, it.data(Qt.ItemDataRole.UserRole + 2),
+                           it.data(Qt.ItemDataRole.UserRole))
+                if sc > best_score:
+                    best, best_score = it, sc
+        self.list.setCurrentItem(best)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.search and event.type() == QEvent.Type.KeyPress:

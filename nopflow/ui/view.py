@@ -44,6 +44,7 @@ class WorkflowView(QGraphicsView):
     message = Signal(str)
     #: a node was double-clicked (the window focuses the inspector on it)
     nodeActivated = Signal(str)
+    zoomChanged = Signal(float)
 
     def __init__(self, editor: Editor, parent: QWidget | None = None) -> None:
         super().__init__(editor.scene, parent)
@@ -94,6 +95,7 @@ class WorkflowView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.scale(scale / self.zoom(), scale / self.zoom())
         self.setTransformationAnchor(anchor)
+        self.zoomChanged.emit(self.zoom())
 
     def fit_all(self) -> None:
         """Fit every node and note in view (F); never magnify beyond 100 %."""
@@ -113,6 +115,7 @@ class WorkflowView(QGraphicsView):
         elif self.zoom() < MIN_SCALE:
             self.set_zoom(MIN_SCALE)
         self.centerOn(rect.center())
+        self.zoomChanged.emit(self.zoom())
 
     def center_on_node(self, node_id: str) -> None:
         """Select a node and bring it into the middle of the view."""
@@ -212,6 +215,7 @@ class WorkflowView(QGraphicsView):
         target = max(MIN_SCALE, min(MAX_SCALE, self.zoom() * factor))
         factor = target / self.zoom()
         self.scale(factor, factor)  # anchored under the mouse
+        self.zoomChanged.emit(self.zoom())
 
     # ------------------------------------------------------------------ keyboard
 

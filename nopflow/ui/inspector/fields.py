@@ -67,7 +67,8 @@ def field_kind(info: FieldInfo) -> str:
 
 
 def _allows(info: FieldInfo, *types_: type) -> bool:
-    return any(m in types_ for m in _flatten(info.annotation))
+    """True when the annotation admits one of `types_` (generics like dict[str, Any] count)."""
+    return any(m in types_ or get_origin(m) in types_ for m in _flatten(info.annotation))
 
 
 class FieldEditor(QWidget):

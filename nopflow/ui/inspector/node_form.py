@@ -36,9 +36,15 @@ ERROR_MODES = [("Workflow default", None), ("Stop the run", "stop"),
                ("Skip this branch", "skip-branch"), ("Continue", "continue")]
 
 
+UNITS = {"_s": " (s)", "_mb": " (MB)"}
+
+
 def _pretty(name: str) -> str:
-    return name.replace("_s", " (s)").replace("_mb", " (MB)").replace("_", " ").capitalize() \
-        if name.endswith(("_s", "_mb")) else name.replace("_", " ").capitalize()
+    """A field name as a label: timeout_s → Timeout (s)."""
+    for suffix, unit in UNITS.items():
+        if name.endswith(suffix):
+            return name[: -len(suffix)].replace("_", " ").capitalize() + unit
+    return name.replace("_", " ").capitalize()
 
 
 def config_errors(block_type: str, config: dict[str, Any]) -> tuple[dict[str, str], str]:

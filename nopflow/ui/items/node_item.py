@@ -128,7 +128,7 @@ class NodeItem(QGraphicsItem):
         from PySide6.QtGui import QFontMetricsF
 
         fm = QFontMetricsF(fonts()["title"])
-        avail = NODE_WIDTH - 44 - 26
+        avail = NODE_WIDTH - 40 - 50  # room for the state and problem badges
         if fm.horizontalAdvance(title) > avail:
             self._title.setText(fm.elidedText(title, Qt.TextElideMode.ElideRight, avail))
             self._title.prepare(font=fonts()["title"])
@@ -252,19 +252,19 @@ class NodeItem(QGraphicsItem):
         painter.setFont(fonts()["small"])
         painter.drawStaticText(QPointF(40, 23), self._type_text)
 
-        # badges, right to left: state, then problems
-        x = NODE_WIDTH - 24
+        # badges, right to left: state, then problems; elapsed/attempt under the badge
+        x = NODE_WIDTH - 26
         if self.state:
-            painter.drawPixmap(QPointF(x, 12), icon_pixmap("state-" + self.state, 16, dpr))
-            x -= 20
+            painter.drawPixmap(QPointF(x, 8), icon_pixmap("state-" + self.state, 16, dpr))
             label = self._state_label()
             if label:
                 painter.setPen(QColor(STATE_COLORS[self.state]))
-                painter.drawText(QRectF(x - 60, 12, 62, 16), Qt.AlignmentFlag.AlignRight
-                                 | Qt.AlignmentFlag.AlignVCenter, label)
-                x -= 66
+                painter.drawText(QRectF(NODE_WIDTH - 90, 23, 80, 14),
+                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                                 label)
+            x -= 20
         if self.problems:
-            painter.drawPixmap(QPointF(x, 12), icon_pixmap("state-problem", 16, dpr))
+            painter.drawPixmap(QPointF(x, 8), icon_pixmap("state-problem", 16, dpr))
 
         # ports with names
         in_texts, out_texts = _port_texts(self.block_type)
