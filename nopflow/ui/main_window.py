@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -105,7 +105,11 @@ class MainWindow(QMainWindow):
         self.undo.cleanChanged.connect(lambda _c: self._update_title())
         self.doc.workflowChanged.connect(self._update_title)
         self.view.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
-        self.view.nodeActivated.connect(lambda _n: self.inspector_dock.raise_())
+        self.view.nodeActivated.connect(lambda _n: self._focus_inspector())
+        self.view.noteActivated.connect(lambda _n: self._focus_inspector())
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(self._system_scheme_changed)
 
         self._build_actions()
         self._build_menus()
@@ -480,6 +484,23 @@ class MainWindow(QMainWindow):
         app_settings().setValue("theme", theme_mode())
         self.view.resetCachedContent()
         self.view.viewport().update()
+
+    def _focus_inspector(self) -> None:
+        """Double-click on a node or note: show its form and put the cursor in it."""
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        self.inspector.follow_selection()
+        form = self.inspector.form()
+        if form is not None:
+            from PySide6.QtWidgets import QLineEdit, QPlainTextEdit
+
+            edit = form.findChild(QPlainTextEdit) or form.findChild(QLineEdit)
+            if edit is not None:
+                edit.setFocus()
+
+    def _system_scheme_changed(self, _scheme: object) -> None:
+        if theme_mode() == "system":
+            self.set_theme("system")
 
     def _about(self) -> None:
         from PySide6.QtWidgets import QMessageBox

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QContextMenuEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
@@ -16,7 +17,7 @@ from PySide6.QtGui import (
     QPainter,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
 
 from nopflow.blocks import get_block
 from nopflow.ui.editor import Editor
@@ -32,6 +33,7 @@ from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
 from nopflow.ui.items.port_item import PortRef
 from nopflow.ui.quick_add import QuickAddPopup
+from nopflow.ui.theme import icon
 
 #: the mime type a palette drag carries (payload: the block type, UTF-8)
 BLOCK_MIME = "application/x-nopflow-block"
@@ -44,6 +46,8 @@ class WorkflowView(QGraphicsView):
     message = Signal(str)
     #: a node was double-clicked (the window focuses the inspector on it)
     nodeActivated = Signal(str)
+    #: a sticky note was double-clicked (the window focuses its text in the inspector)
+    noteActivated = Signal(str)
     zoomChanged = Signal(float)
 
     def __init__(self, editor: Editor, parent: QWidget | None = None) -> None:
@@ -203,6 +207,29 @@ class WorkflowView(QGraphicsView):
             self.open_quick_add(self.mapToScene(pos))
         elif isinstance(item, NodeItem):
             self.nodeActivated.emit(item.node_id)
+        elif isinstance(item, NoteItem):
+            self.editor.scene.select_only([item])
+            self.noteActivated.emit(item.note_id)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """Right-click: add a block or a note here, or act on what is under the cursor."""
+        pos = event.pos()
+        sp = self.mapToScene(pos)
+        item = self._item_at(pos)
+        if item is not None and not item.isSelected():
+            self.editor.scene.select_only([item])
+        menu = QMenu(self)
+        add = menu.addMenu("Add Block")
+        for block in _blocks():
+            a = add.addAction(icon(block.icon), block.title)
+            a.triggered.connect(lambda _c=False, t=block.type: self.editor.add_block(t, sp))
+        menu.addAction("Add Note").triggered.connect(lambda: self.editor.add_note(sp))
+        if self.editor.scene.selectedItems():
+            menu.addSeparator()
+            for a in self.actions():  # copy, cut, paste, duplicate, delete from the window
+                if a.text() and not a.text().startswith("&Fit"):
+                    menu.addAction(a)
+        menu.exec(event.globalPos())
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:

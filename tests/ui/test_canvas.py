@@ -221,3 +221,35 @@ def test_sticky_note_is_saved_with_the_workflow(window):
     nid = window.editor.add_note(QPointF(10, 10), "remember")
     wf = window.doc.snapshot()
     assert [n.text for n in wf.notes] == ["remember"] and nid in window.scene.notes
+
+
+def test_click_edge_then_delete_disconnects(window):
+    window.set_workflow(small_workflow(), None)
+    window.view.resetTransform()
+    window.view.centerOn(300, 40)
+    mid = window.scene.edges["e1"].path().pointAtPercent(0.5)
+    QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, window.view.mapFromScene(mid))
+    assert window.scene.selected_ids()[1] == ["e1"]
+    QTest.keyClick(window.view, Qt.Key.Key_Delete)
+    assert "e1" not in window.doc.edges and len(window.doc.nodes) == 3
+    window.undo.undo()
+    assert "e1" in window.doc.edges
+
+
+def test_double_click_note_focuses_its_text(window):
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from nopflow.ui.inspector.note_form import NoteForm
+
+    window.view.resetTransform()
+    window.view.centerOn(0, 0)
+    nid = window.editor.add_note(QPointF(0, 0), "hello")
+    window.scene.select_only([])
+    QTest.mouseDClick(window.view.viewport(), Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier, scene_to_view(window, 30, 30))
+    form = window.inspector.form()
+    assert isinstance(form, NoteForm) and form.note_id == nid
+    edit = form.findChild(QPlainTextEdit)
+    edit.setPlainText("changed")
+    assert window.doc.notes[nid].text == "changed"

@@ -13,6 +13,9 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from nopflow.ui.theme import canvas_theme
 
+#: below this scale edges are drawn as straight lines
+LOD_LINE = 0.15
+
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     """The cubic Bézier the editor uses for every link (horizontal tangents at both ends)."""
@@ -31,6 +34,7 @@ class EdgeItem(QGraphicsItem):
         self.source = source
         self.target = target
         self._path = QPainterPath()
+        self._p1 = self._p2 = QPointF()
         self._shape: QPainterPath | None = None
         self._bounds = QRectF()
         self.live: bool | None = None  # later: highlight edges taken during a run
@@ -40,6 +44,7 @@ class EdgeItem(QGraphicsItem):
     def set_ends(self, p1: QPointF, p2: QPointF) -> None:
         """Recompute the curve for new endpoint positions."""
         self.prepareGeometryChange()
+        self._p1, self._p2 = QPointF(p1), QPointF(p2)
         self._path = curve(p1, p2)
         self._shape = None
         self._bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4)
@@ -66,7 +71,10 @@ class EdgeItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod >= 0.4)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(th.pens["edge_selected" if self.isSelected() else "edge"])
-        painter.drawPath(self._path)
+        if lod < LOD_LINE:  # a few pixels long: a straight line reads the same, far cheaper
+            painter.drawLine(self._p1, self._p2)
+        else:
+            painter.drawPath(self._path)
 
 
 class LinkPreviewItem(QGraphicsItem):

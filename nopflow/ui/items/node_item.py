@@ -207,6 +207,7 @@ class NodeItem(QGraphicsItem):
         selected = self.isSelected()
         state_pen = th.pens.get("state_" + self.state) if self.state else None
         if lod < LOD_SIMPLE:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             painter.setPen(th.pens["selected"] if selected else (state_pen or th.pens["node"]))
             painter.setBrush(th.brushes["node"])
             painter.drawRect(QRectF(0, 0, NODE_WIDTH, h))
