@@ -520,7 +520,7 @@ def _spare_prepare(keep_close: list[int]) -> None:
 
 
 def _spare_wait(sock: socket.socket) -> list[int]:
-    """Block until the zygote hands this spare a job's four fds (exit on EOF)."""
+    """Block until the runner hands this spare a job's four fds (exit on EOF)."""
     while True:
         try:
             msg, fds, _flags, _addr = _recv(sock)
@@ -605,7 +605,7 @@ class _Zygote:
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.stopping = False
-        self.spare: tuple[int, socket.socket] | None = None
+        self.initial_spares = 2
 
         def _term(*_: object) -> None:
             self.stopping = True
@@ -622,15 +622,16 @@ class _Zygote:
     def serve(self) -> socket.socket | None:
         """Loop until told to stop.
 
-        Returns only in a freshly forked spare child (its socket to the zygote); the
+        Returns only in a freshly forked spare child (its socket to the runner); the
         zygote itself returns None when it is time to exit.
         """
         import select
 
-        child = self.make_spare()
-        if child is not None:
-            return child
         self.send({"op": "ready", "pid": os.getpid()})
+        for _ in range(self.initial_spares):
+            child = self.make_spare()
+            if child is not None:
+                return child
         while not self.stopping:
             try:
                 r, _, _ = select.select([self.sock, self.wake_r], [], [], 5.0)
@@ -647,84 +648,49 @@ class _Zygote:
                     msg, fds, _flags, _addr = _recv(self.sock)
                 except OSError:
                     break
+                for fd in fds:
+                    os.close(fd)
                 if not msg:
                     break
                 try:
                     req = json.loads(msg.decode())
                 except ValueError:
-                    for fd in fds:
-                        os.close(fd)
                     continue
-                if req.get("op") == "spawn" and len(fds) == 4:
-                    child = self.hand_over(fds, req.get("job"))
-                    if child is not None:
-                        return child
-                    # Fork the next spare now, while the job runs, not when it is needed.
+                if req.get("op") == "spare":
                     child = self.make_spare()
                     if child is not None:
                         return child
-                else:
-                    for fd in fds:
-                        os.close(fd)
         self.shutdown()
         return None
 
     def make_spare(self) -> socket.socket | None:
-        """Fork a spare child that waits for a job. Returns its socket *in the child*."""
+        """Fork a spare child that waits for a job; hand its socket to the runner.
+
+        The runner sends the job's fds straight to the spare (one hop, no fork on the
+        critical path).  Returns the spare's socket *in the child*, None in the zygote.
+        """
         import socket
 
-        if self.spare is not None:
-            return None
         kind = socket.SOCK_SEQPACKET if self.linux else socket.SOCK_DGRAM
         mine, theirs = socket.socketpair(socket.AF_UNIX, kind)
         try:
             pid = os.fork()
-        except OSError:
+        except OSError as exc:
             mine.close()
             theirs.close()
+            self.send({"op": "error", "message": str(exc)})
             return None
         if pid == 0:
             mine.close()
             return theirs
         theirs.close()
-        self.spare = (pid, mine)
-        return None
-
-    def hand_over(self, fds: list[int], job: object) -> socket.socket | None:
-        """Give a job's fds to the spare (making one if needed) and report its pid."""
+        self.jobs.add(pid)
         try:
-            if self.spare is None:
-                child = self.make_spare()
-                if child is not None:
-                    return child
-            if self.spare is None:
-                self.send({"op": "error", "job": job, "message": "cannot fork"})
-                return None
-            pid, sock = self.spare
-            self.spare = None
-            try:
-                _send_fds(sock, b"job", fds)
-            except OSError as exc:  # the spare died: make another and retry once
-                sock.close()
-                child = self.make_spare()
-                if child is not None:
-                    return child
-                if self.spare is None:
-                    self.send({"op": "error", "job": job, "message": str(exc)})
-                    return None
-                pid, sock = self.spare
-                self.spare = None
-                _send_fds(sock, b"job", fds)
-            sock.close()
-            self.jobs.add(pid)
-            self.send({"op": "pid", "job": job, "pid": pid})
-            return None
-        finally:
-            for fd in fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            _send_fds(self.sock, json.dumps({"op": "spare", "pid": pid}).encode(), [mine.fileno()])
+        except OSError:
+            self.stopping = True
+        mine.close()
+        return None
 
     def reap(self) -> None:
         """Collect exited children; kill each finished job's group and its orphans."""
@@ -749,9 +715,6 @@ class _Zygote:
                     _, status = os.waitpid(pid, 0)
                 except ChildProcessError:
                     continue
-            if self.spare is not None and pid == self.spare[0]:
-                self.spare[1].close()
-                self.spare = None
             if pid in self.jobs:
                 self.jobs.discard(pid)
                 finished = True
@@ -760,18 +723,14 @@ class _Zygote:
             self.kill_orphans()
 
     def kill_orphans(self) -> None:
-        spare = self.spare[0] if self.spare is not None else None
         for child in _children_of(os.getpid()):
-            if child not in self.jobs and child != spare:
+            if child not in self.jobs:
                 try:
                     os.kill(child, signal.SIGKILL)
                 except OSError:
                     pass
 
     def shutdown(self) -> None:
-        if self.spare is not None:
-            self.spare[1].close()
-            _killpg(self.spare[0], signal.SIGKILL)
         for pid in list(self.jobs):
             _killpg(pid, signal.SIGKILL)
         if self.linux:

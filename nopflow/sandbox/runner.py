@@ -335,12 +335,15 @@ class _Zygote:
         self.sock: socket.socket | None = None
         self.popen: subprocess.Popen[bytes] | None = None
         self.dead = False
-        # job id -> future of (pid, future of its exit); the exit future is created with the
-        # pid, so a script that exits before its starter resumes is never missed.
-        self.pid_waiters: dict[int, asyncio.Future[tuple[int, asyncio.Future[_Exit]]]] = {}
+        # Pre-forked spare children announced by the zygote: (pid, socket to the spare).
+        self.spares: deque[tuple[int, socket.socket]] = deque()
+        self.spare_waiters: deque[asyncio.Future[tuple[int, socket.socket]]] = deque()
+        # pid -> its exit; created when the spare is announced, so even a job that exits
+        # before its starter resumes is never missed.
         self.exits: dict[int, asyncio.Future[_Exit]] = {}
         self.ready: asyncio.Future[int] = self.loop.create_future()
-        self.next_job = 0
+        self.error: str | None = None
+        self.replace_on_exit: set[int] = set()
 
     async def start(self) -> None:
         kind = socket.SOCK_SEQPACKET if IS_LINUX else socket.SOCK_DGRAM
@@ -383,37 +386,68 @@ class _Zygote:
         assert self.sock is not None
         while True:
             try:
-                msg = self.sock.recv(65536)
+                msg, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 4)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                msg = b""
+                msg, fds = b"", []
             if not msg:
+                for fd in fds:
+                    os.close(fd)
                 self._died()
                 return
             try:
                 obj = json.loads(msg)
             except ValueError:
-                continue
+                obj = {}
             op = obj.get("op")
-            if op == "pid":
+            if op == "spare" and len(fds) == 1:
+                self._add_spare(int(obj["pid"]), fds[0])
+                continue
+            for fd in fds:
+                os.close(fd)
+            if op == "exit":
                 pid = int(obj["pid"])
-                efut = self.exits[pid] = self.loop.create_future()
-                fut = self.pid_waiters.pop(int(obj["job"]), None)
-                if fut is not None and not fut.done():
-                    fut.set_result((pid, efut))
-                elif fut is None:  # nobody waits any more (cancelled start): kill it
-                    _killpg(pid, signal.SIGKILL)
-            elif op == "exit":
-                efut = self.exits.pop(int(obj["pid"]), None)
+                efut = self.exits.pop(pid, None)
                 if efut is not None and not efut.done():
                     efut.set_result(_Exit.from_status(int(obj["status"])))
+                if pid in self.replace_on_exit:
+                    self.replace_on_exit.discard(pid)
+                    self._ask_spare()
+                for i, (spid, ssock) in enumerate(self.spares):  # an idle spare died
+                    if spid == pid:
+                        del self.spares[i]
+                        ssock.close()
+                        self._ask_spare()
+                        break
             elif op == "error":
-                fut = self.pid_waiters.pop(int(obj["job"]), None)
-                if fut is not None and not fut.done():
-                    fut.set_exception(SandboxError(f"cannot start a script: {obj.get('message')}"))
+                self.error = str(obj.get("message"))
+                while self.spare_waiters:
+                    w = self.spare_waiters.popleft()
+                    if not w.done():
+                        w.set_exception(SandboxError(f"cannot start a script: {self.error}"))
             elif op == "ready" and not self.ready.done():
                 self.ready.set_result(int(obj["pid"]))
+
+    def _add_spare(self, pid: int, fd: int) -> None:
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        self.exits[pid] = self.loop.create_future()
+        while self.spare_waiters:
+            w = self.spare_waiters.popleft()
+            if not w.done():
+                w.set_result((pid, sock))
+                return
+        self.spares.append((pid, sock))
+
+    def _ask_spare(self) -> None:
+        """Ask the zygote to fork one more spare (it answers with an "spare" message)."""
+        if self.dead or self.sock is None:
+            return
+        try:
+            self.sock.send(b'{"op": "spare"}')
+        except OSError:
+            self._died()
 
     def _died(self) -> None:
         if self.dead:
@@ -421,10 +455,12 @@ class _Zygote:
         self.dead = True
         if self.sock is not None:
             self.loop.remove_reader(self.sock.fileno())
-        for fut in self.pid_waiters.values():
-            if not fut.done():
-                fut.set_exception(_ZygoteDied())
-        self.pid_waiters.clear()
+        while self.spare_waiters:
+            w = self.spare_waiters.popleft()
+            if not w.done():
+                w.set_exception(_ZygoteDied())
+        while self.spares:
+            self.spares.popleft()[1].close()  # EOF: the idle spare exits
         for pid, efut in self.exits.items():
             _killpg(pid, signal.SIGKILL)  # PDEATHSIG does it too; be sure
             if not efut.done():
@@ -435,41 +471,44 @@ class _Zygote:
         if self.popen is not None:
             self.loop.create_task(_wait_popen(self.popen, kill_group=False))
 
-    async def spawn(self, fds: list[int]) -> tuple[int, asyncio.Future[_Exit]]:
-        """Ask the zygote to fork a job child with `fds` as stdin/stdout/stderr/ctl."""
-        if self.dead or self.sock is None:
+    async def _take_spare(self) -> tuple[int, socket.socket]:
+        if self.dead:
             raise _ZygoteDied()
-        self.next_job += 1
-        job = self.next_job
-        fut: asyncio.Future[tuple[int, asyncio.Future[_Exit]]] = self.loop.create_future()
-        self.pid_waiters[job] = fut
-        data = json.dumps({"op": "spawn", "job": job}).encode()
-        while True:
-            try:
-                socket.send_fds(self.sock, [data], fds)
-                break
-            except (BlockingIOError, InterruptedError):
-                wfut: asyncio.Future[None] = self.loop.create_future()
-                fd = self.sock.fileno()
-                self.loop.add_writer(fd, _set_done, wfut)
-                try:
-                    await wfut
-                finally:
-                    self.loop.remove_writer(fd)
-            except OSError as exc:
-                self.pid_waiters.pop(job, None)
-                self._died()
-                raise _ZygoteDied() from exc
+        # One new spare for each one used, so the supply stays constant.  While spares are
+        # left, the replacement is forked when this job exits: forking now would compete
+        # for the CPU with the job that is just starting.
+        if self.spares:
+            pid, sock = self.spares.popleft()
+            self.replace_on_exit.add(pid)
+            return pid, sock
+        self._ask_spare()
+        fut: asyncio.Future[tuple[int, socket.socket]] = self.loop.create_future()
+        self.spare_waiters.append(fut)
         try:
             return await asyncio.wait_for(asyncio.shield(fut), 30)
         except asyncio.TimeoutError as exc:
-            self.pid_waiters.pop(job, None)
             raise SandboxError("the sandbox zygote did not answer") from exc
         except asyncio.CancelledError:
-            self.pid_waiters.pop(job, None)
             if fut.done() and not fut.cancelled() and fut.exception() is None:
-                _killpg(fut.result()[0], signal.SIGKILL)
+                self.spares.appendleft(fut.result())  # still unused: keep it
+            else:
+                fut.cancel()
             raise
+
+    async def spawn(self, fds: list[int]) -> tuple[int, asyncio.Future[_Exit]]:
+        """Hand `fds` (stdin, stdout, stderr, ctl) to a pre-forked spare: it becomes the job."""
+        while True:
+            pid, sock = await self._take_spare()
+            try:
+                socket.send_fds(sock, [b"job"], fds)
+            except OSError:  # that spare died meanwhile; its exit message will follow
+                sock.close()
+                continue
+            sock.close()
+            efut = self.exits.get(pid)
+            if efut is None:  # pragma: no cover - exit already reported: it died
+                continue
+            return pid, efut
 
     @property
     def pid(self) -> int | None:
@@ -477,6 +516,8 @@ class _Zygote:
 
     def close_sync(self) -> None:
         """Immediate shutdown (atexit): the zygote kills its jobs on EOF/SIGTERM."""
+        while self.spares:
+            self.spares.popleft()[1].close()
         if self.sock is not None:
             with contextlib.suppress(Exception):
                 self.loop.remove_reader(self.sock.fileno())
