@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QGuiApplication, QIcon, QPalette, QPen, QPixmap
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
 from nopflow.resources import resource_path
@@ -215,18 +226,28 @@ def _dark_palette() -> QPalette:
 @cache
 def icon(name: str) -> QIcon:
     """A shipped SVG icon by name (`python`, `state-error`, `nopflow`); blank if missing."""
-    path = resource_path("icons", f"{name}.svg")
-    if not path.is_file():
-        path = resource_path("icons", "block.svg")
-    return QIcon(str(path))
+    return QIcon(str(_icon_file(name)))
 
 
 @cache
 def icon_pixmap(name: str, size: int, dpr: float) -> QPixmap:
-    """A rasterised icon at a device pixel ratio, cached so painting never re-renders SVG."""
-    pm = icon(name).pixmap(size, size)
-    if dpr != 1.0 or pm.isNull():
-        px = round(size * dpr)
-        pm = icon(name).pixmap(px, px)
-        pm.setDevicePixelRatio(dpr)
+    """A rasterised icon at a device pixel ratio, cached so painting never re-renders SVG.
+
+    `size` is in logical pixels; the pixmap holds size·dpr device pixels and says so, so it
+    paints crisp and at the right size on high-DPI screens. The SVG is rendered here because
+    QIcon.pixmap's ratio handling differs between Qt versions (6.11 applies it twice).
+    """
+    px = max(1, round(size * dpr))
+    pm = QPixmap(px, px)
+    pm.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pm)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    QSvgRenderer(str(_icon_file(name))).render(painter)
+    painter.end()
+    pm.setDevicePixelRatio(dpr)
     return pm
+
+
+def _icon_file(name: str) -> Path:
+    path = resource_path("icons", f"{name}.svg")
+    return path if path.is_file() else resource_path("icons", "block.svg")

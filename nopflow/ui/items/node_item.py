@@ -245,6 +245,8 @@ class NodeItem(QGraphicsItem):
             painter.drawRoundedRect(QRectF(-3, -3, NODE_WIDTH + 6, h + 6), RADIUS + 3, RADIUS + 3)
 
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        if lod > 1.2:  # zoomed in: a denser pixmap keeps icons sharp (few cached sizes)
+            dpr *= 2.0 if lod <= 2.0 else 3.0
         painter.drawPixmap(QPointF(10, 10), icon_pixmap(self.icon_name, 22, dpr))
         painter.setPen(th.pens["text"])
         painter.setFont(fonts()["title"])
