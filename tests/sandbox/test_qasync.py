@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 
 qasync = pytest.importorskip("qasync")
-QtCore = pytest.importorskip("PySide6.QtCore")
+QtWidgets = pytest.importorskip("PySide6.QtWidgets")
 
 from nopflow.sandbox import ScriptRunner, ScriptSpec  # noqa: E402
 
 
-def test_runner_on_qasync_loop(tmp_path: Path) -> None:
-    app = QtCore.QCoreApplication.instance() or QtCore.QCoreApplication(sys.argv[:1])
+def test_runner_on_qasync_loop(tmp_path: Path, qapp: QtWidgets.QApplication) -> None:
+    # The GUI's application object (pytest-qt's), not a bare QCoreApplication: a
+    # QCoreApplication left behind would make every later widget test abort.
+    app = qapp
     loop = qasync.QEventLoop(app)
     lines: list[str] = []
 
