@@ -491,6 +491,9 @@ def _finish(code: int) -> None:
                 stream.flush()
         except BaseException:
             pass
+    # Lets the runner finish as soon as fd 3 closes, without waiting for the zygote's
+    # wait status (a signal death sends no such report and takes the zygote's path).
+    report({"t": "exit", "code": code})
     os._exit(code)
 
 
