@@ -28,6 +28,7 @@ Outputs (``--out``, default ``packaging/out``): ``dist/nopflow/`` (the bundle; o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -37,7 +38,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +49,13 @@ MIME_TYPE = "application/x-nopflow-workflow"
 IS_WIN = sys.platform == "win32"
 HOST_TARGET = {"win32": "windows", "darwin": "macos"}.get(sys.platform, "deb")
 
-#: Runtime libraries the bundled Qt expects from the system (the rest is in the bundle).
-DEB_DEPENDS = (
-    "libc6 (>= 2.31), libegl1, libgl1, libfontconfig1, libfreetype6, libglib2.0-0, "
-    "libdbus-1-3, libx11-6, libx11-xcb1, libxkbcommon0, libxkbcommon-x11-0, libxcb1"
+#: What the bundle loads from the system (ldd over every ELF in it: PyInstaller leaves out
+#: glibc, the GL/EGL dispatch libraries, libxcb and libwayland-client by design); the
+#: libc6 minimum is computed from the GLIBC_x.y symbol versions the bundle references.
+DEB_DEPENDS = "libegl1, libgl1, libxcb1, libwayland-client0"
+DEB_RECOMMENDS = (
+    "shared-mime-info, desktop-file-utils, hicolor-icon-theme, fonts-dejavu-core | fonts-font"
 )
-DEB_RECOMMENDS = "shared-mime-info, desktop-file-utils, hicolor-icon-theme"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -227,6 +229,24 @@ def deb_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
+def glibc_minimum(bundle: Path) -> str | None:
+    """Highest GLIBC_x.y symbol version referenced by any ELF file in the bundle."""
+    best: tuple[int, ...] = ()
+    pattern = re.compile(rb"GLIBC_(2\.[0-9]+(?:\.[0-9]+)?)\x00")
+    for dirpath, _dirs, files in os.walk(bundle):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if os.path.islink(p):
+                continue
+            with open(p, "rb") as fh:
+                if fh.read(4) != b"\x7fELF":
+                    continue
+                data = fh.read()
+            for m in pattern.finditer(data):
+                best = max(best, tuple(int(x) for x in m.group(1).split(b".")))
+    return ".".join(map(str, best)) if best else None
+
+
 def _copy_tree(src: Path, dst: Path) -> None:
     """Copy a tree keeping symlinks; hard-link files when possible (160 MB, no copy)."""
     def link_or_copy(s: str, d: str) -> object:
@@ -275,10 +295,12 @@ def build_deb(bundle: Path, icons: Path, out: Path, compression: str) -> Path:
         "other libraries; their licences are listed in nopflow's Help -> About and in\n"
         "/opt/nopflow/_internal/*.dist-info.\n")
     installed_kib = (tree_size(stage) + 1023) // 1024
+    glibc = glibc_minimum(bundle)
+    depends = (f"libc6 (>= {glibc}), " if glibc else "libc6, ") + DEB_DEPENDS
     control = (
         f"Package: {APP}\nVersion: {ver}\nArchitecture: {arch}\n"
         "Maintainer: nopflow developers <nopflow@users.noreply.github.com>\n"
-        f"Installed-Size: {installed_kib}\nDepends: {DEB_DEPENDS}\n"
+        f"Installed-Size: {installed_kib}\nDepends: {depends}\n"
         f"Recommends: {DEB_RECOMMENDS}\nSection: utils\nPriority: optional\n"
         "Homepage: https://github.com/nopflow/nopflow\n"
         "Description: visual workflow automation (node-graph editor and runner)\n"
@@ -329,6 +351,19 @@ def build_dmg(app: Path, out: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- main
+@contextlib.contextmanager
+def build_lock(out: Path) -> Iterator[None]:
+    """One build per output folder at a time (two test sessions must not interleave)."""
+    if IS_WIN:
+        yield
+        return
+    import fcntl
+
+    with open(out / ".build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse options and build; prints a JSON summary (also saved as build-info.json)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -344,6 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    with build_lock(out):
+        return _build(args, out)
+
+
+def _build(args: argparse.Namespace, out: Path) -> int:
+    """The build proper (see the module docstring)."""
     t0 = time.monotonic()
     info: dict[str, object] = {"version": version(), "target": args.target}
 
