@@ -33,6 +33,17 @@ def block_mime(block_type: str) -> QMimeData:
     return mime
 
 
+CATEGORY_ORDER = ("Flow", "Code", "Data")
+
+
+def ordered_blocks() -> list:  # type: ignore[type-arg]
+    """Blocks in palette order: categories in a fixed order, `start` first, else as registered."""
+    blocks = all_blocks()
+    rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    return sorted(blocks, key=lambda b: (rank.get(b.category, len(rank)), b.type != "start",
+                                         blocks.index(b)))
+
+
 class _BlockTree(QTreeWidget):
     """A tree whose leaves start a block drag."""
 
@@ -67,6 +78,7 @@ class Palette(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setIndentation(8)
         self.tree.setUniformRowHeights(True)
+        self.tree.setStyleSheet("QTreeWidget::item { padding: 3px 2px; }")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(6)
@@ -74,7 +86,7 @@ class Palette(QWidget):
         lay.addWidget(self.tree)
         self.items: dict[str, QTreeWidgetItem] = {}
         groups: dict[str, QTreeWidgetItem] = {}
-        for block in all_blocks():
+        for block in ordered_blocks():
             group = groups.get(block.category)
             if group is None:
                 group = QTreeWidgetItem(self.tree, [block.category])

@@ -239,9 +239,24 @@ class WorkflowView(QGraphicsView):
         if not delta:
             return
         factor = 1.0015 ** delta
-        target = max(MIN_SCALE, min(MAX_SCALE, self.zoom() * factor))
-        factor = target / self.zoom()
-        self.scale(factor, factor)  # anchored under the mouse
+        target = self.zoom() * factor
+        self.zoom_at(event.position().toPoint(), target)
+
+    def zoom_at(self, view_pos: QPoint, scale: float) -> None:
+        """Zoom to `scale` keeping the scene point under `view_pos` where it is."""
+        scale = max(MIN_SCALE, min(MAX_SCALE, scale))
+        before = self.mapToScene(view_pos)
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        factor = scale / self.zoom()
+        self.scale(factor, factor)
+        after = self.mapToScene(view_pos)
+        # scroll so `before` is back under the cursor (scroll bars hold the offset)
+        delta = (after - before) * self.zoom()
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() - round(delta.x()))
+        v.setValue(v.value() - round(delta.y()))
+        self.setTransformationAnchor(anchor)
         self.zoomChanged.emit(self.zoom())
 
     # ------------------------------------------------------------------ keyboard

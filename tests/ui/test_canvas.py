@@ -253,3 +253,59 @@ def test_double_click_note_focuses_its_text(window):
     edit = form.findChild(QPlainTextEdit)
     edit.setPlainText("changed")
     assert window.doc.notes[nid].text == "changed"
+
+
+def test_middle_button_pans_and_wheel_zooms_around_cursor(window):
+    window.set_workflow(small_workflow(), None)
+    window.view.resetTransform()
+    window.view.centerOn(300, 40)
+    vp = window.view.viewport()
+    before = window.view.mapToScene(QPoint(100, 100))
+    QTest.mousePress(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(200, 200))
+    QTest.mouseMove(vp, QPoint(260, 230))
+    QTest.mouseRelease(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier,
+                       QPoint(260, 230))
+    after = window.view.mapToScene(QPoint(100, 100))
+    assert (round(before.x() - after.x()), round(before.y() - after.y())) == (60, 30)
+    assert window.undo.count() == 0
+    from PySide6.QtCore import QPointF as P
+    from PySide6.QtGui import QWheelEvent
+
+    cursor = QPoint(300, 250)
+    anchor = window.view.mapToScene(cursor)
+    ev = QWheelEvent(P(cursor), P(vp.mapToGlobal(cursor)), QPoint(), QPoint(0, 240),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                     Qt.ScrollPhase.NoScrollPhase, False)
+    window.view.wheelEvent(ev)
+    assert window.view.zoom() > 1.3
+    moved = window.view.mapToScene(cursor) - anchor
+    assert abs(moved.x()) < 2 and abs(moved.y()) < 2  # the point under the cursor stays
+
+
+def test_snap_to_grid_while_dragging(window):
+    window.set_workflow(small_workflow(), None)
+    window.act_snap.trigger()
+    assert window.scene.snap_to_grid
+    window.view.resetTransform()
+    window.view.centerOn(300, 40)
+    start = scene_to_view(window, 400, 20)
+    drag(window, start, start + QPoint(33, 27))
+    x, y = window.doc.nodes["calc"].position
+    assert x % 20 == 0 and y % 20 == 0 and (x, y) != (300, 0)
+
+
+def test_ctrl_f_opens_quick_add_and_typing_f_does_not_fit(window):
+    window.set_workflow(small_workflow(), None)
+    window.view.setFocus()
+    window.view.set_zoom(0.5)
+    QTest.keyClick(window.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    popup = window.view.quick_add
+    assert popup is not None and popup.isVisible()
+    QTest.keyClicks(popup.search, "if")
+    assert abs(window.view.zoom() - 0.5) < 1e-6
+    QTest.keyClick(popup.search, Qt.Key.Key_Escape)
+    assert not popup.isVisible()
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_F)
+    assert window.view.zoom() != 0.5
