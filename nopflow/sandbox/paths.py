@@ -11,7 +11,8 @@
   component exists on disk (``/etc/passwd`` yes, ``/api/v1/users`` no); it must resolve
   inside the project dir or one of the allowed extra dirs (the run's temp dir);
 * a **relative** path counts when it contains a ``..`` component or, joined to the project
-  dir, names something that exists; it must then resolve (symlinks too) inside;
+  dir, names something that exists (checked for the first 256 strings of an input only,
+  so huge tables stay cheap); it must then resolve (symlinks too) inside;
 * dict values and list items are walked recursively (dict keys are not checked).
 
 It is a guard against accidents and copy-pasted workflows, not a security boundary: the
@@ -55,7 +56,36 @@ def check_inside(project_dir: Path, path: str | Path, *, what: str = "path") -> 
     return candidate
 
 
-def _looks_like_path(s: str, root: Path) -> Path | None:
+class _Probe:
+    """File-system look-ups for the heuristic, cached and bounded.
+
+    Absolute paths need one cached stat per top-level directory; relative names cost a
+    stat each, so at most `budget` of them are checked per input value (a 100 000-row
+    table must not cost 100 000 syscalls).  Beyond the budget only `..` is looked at.
+    """
+
+    def __init__(self, budget: int = 256) -> None:
+        self.budget = budget
+        self.tops: dict[tuple[str, str], bool] = {}
+
+    def top_exists(self, first: str, second: str) -> bool:
+        key = (first, second)
+        hit = self.tops.get(key)
+        if hit is None:
+            hit = self.tops[key] = Path(first, second).exists()
+        return hit
+
+    def exists(self, p: Path) -> bool:
+        if self.budget <= 0:
+            return False
+        self.budget -= 1
+        try:
+            return p.exists() or p.is_symlink()
+        except (OSError, ValueError):
+            return False
+
+
+def _looks_like_path(s: str, root: Path, probe: _Probe) -> Path | None:
     """Return the path a string denotes if the heuristic says it is one, else None."""
     if not s or len(s) > 4096 or "\0" in s or "\n" in s or _URL.match(s):
         return None
@@ -68,17 +98,13 @@ def _looks_like_path(s: str, root: Path) -> Path | None:
         parts = Path(s).parts
         if len(parts) < 2:
             return None  # "/" alone is more likely a separator than a path
-        if not Path(parts[0], parts[1]).exists():
+        if not probe.top_exists(parts[0], parts[1]):
             return None
         return Path(s)
-    parts = re.split(r"[\\/]", s)
-    if ".." in parts:
+    if ".." in re.split(r"[\\/]", s):
         return root / s
-    try:
-        if (root / s).exists() or (root / s).is_symlink():
-            return root / s
-    except (OSError, ValueError):
-        return None
+    if probe.exists(root / s):
+        return root / s
     return None
 
 
@@ -94,6 +120,7 @@ def check_input_paths(
     project = Path(project_dir)
     extra = list(allowed_extra)
     resolved_roots: list[Path] = []
+    probe = _Probe()
 
     def roots() -> list[Path]:  # resolved lazily: most inputs hold no path at all
         if not resolved_roots:
@@ -108,7 +135,7 @@ def check_input_paths(
         if len(loc) > 100:
             return
         if isinstance(v, str):
-            p = _looks_like_path(v, project)
+            p = _looks_like_path(v, project, probe)
             if p is None:
                 return
             try:

@@ -771,17 +771,21 @@ class ScriptHandle:
                 pass
 
     def _on_stderr(self, data: bytes) -> None:
-        buf = self._stderr_partial
-        buf += data
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                break
-            self._emit_line(bytes(buf[:nl]))
-            del buf[: nl + 1]
-        if len(buf) > MAX_STDERR_LINE:  # very long line: keep its head only
-            self._stderr_partial_dropped += len(buf) - MAX_STDERR_LINE
-            del buf[MAX_STDERR_LINE:]
+        """Split into lines (linear time, whatever the chunking); keep partial lines short."""
+        partial = self._stderr_partial
+        if b"\n" in data:
+            parts = data.split(b"\n")
+            partial += parts[0]
+            self._emit_line(bytes(partial))
+            partial.clear()
+            for line in parts[1:-1]:
+                self._emit_line(line)
+            data = parts[-1]
+        room = MAX_STDERR_LINE - len(partial)
+        if len(data) > room:  # very long line: keep its head only
+            self._stderr_partial_dropped += len(data) - max(room, 0)
+            data = data[: max(room, 0)]
+        partial += data
 
     def _on_ctl(self, data: bytes) -> None:
         self._ctl_buf += data

@@ -566,3 +566,29 @@ async def test_old_interpreter_refused_before_start(runner: ScriptRunner, projec
         pytest.skip("no Python < 3.8 on this machine")
     with pytest.raises(SandboxError, match=r"need 3\.8 or newer"):
         await runner.start(ScriptSpec(project_dir=project, code="", python=old[0]))
+
+
+async def test_large_input_output_and_log_volume(runner: ScriptRunner, project: Path) -> None:
+    """Inputs beyond a pipe buffer, multi-MB output, 100k log lines: all fine and quick."""
+    big = {"rows": [{"i": i, "s": "x" * 20} for i in range(40000)]}  # ~1.3 MB of JSON
+    code = """
+        import json, sys
+        d = json.load(sys.stdin)
+        for i in range(100000):
+            sys.stderr.write(f"log {i}\\n")
+        print(json.dumps({"n": len(d["rows"]), "echo": d["rows"]}))
+    """
+    count = 0
+
+    def on_line(_line: str) -> None:
+        nonlocal count
+        count += 1
+
+    t0 = time.monotonic()
+    spec = ScriptSpec(project_dir=project, code=textwrap.dedent(code), input=big)
+    r = await asyncio.wait_for(runner.run(spec, on_stderr_line=on_line), 30)
+    assert r.ok, r.error
+    assert r.output["n"] == 40000 and r.output["echo"] == big["rows"]  # type: ignore[index]
+    assert count == 100000
+    assert r.stderr_tail.split("\n")[-1] == "log 99999"
+    assert time.monotonic() - t0 < 10
