@@ -430,6 +430,7 @@ class _Zygote:
                 self.ready.set_result(int(obj["pid"]))
 
     def _add_spare(self, pid: int, fd: int) -> None:
+        os.set_inheritable(fd, False)  # SCM_RIGHTS fds arrive without O_CLOEXEC
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
         self.exits[pid] = self.loop.create_future()
@@ -922,6 +923,9 @@ class ScriptHandle:
                 self._stderr_partial.clear()
             result = await self._build_result(exit_, self._active_elapsed(end))
         except BaseException as exc:  # never leave waiters hanging
+            if not self._exited:  # e.g. the loop is shutting down: the script must die too
+                _killpg(self.pid, signal.SIGKILL)
+                self._exited = True
             for r in self._readers:
                 r.close()
             self._stdin_writer.close()

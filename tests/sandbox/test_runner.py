@@ -592,3 +592,43 @@ async def test_large_input_output_and_log_volume(runner: ScriptRunner, project: 
     assert count == 100000
     assert r.stderr_tail.split("\n")[-1] == "log 99999"
     assert time.monotonic() - t0 < 10
+
+
+APP_EXIT = """
+import asyncio, sys
+from pathlib import Path
+from nopflow.sandbox import ScriptRunner, ScriptSpec
+
+async def main():
+    runner = ScriptRunner(prefer=sys.argv[2])
+    code = (
+        "import json, os, subprocess, time\\n"
+        "p = subprocess.Popen(['sleep', '60'])\\n"
+        "open('pids.json', 'w').write(json.dumps([os.getpid(), p.pid]))\\n"
+        "time.sleep(60)\\n"
+    )
+    await runner.start(ScriptSpec(project_dir=Path(sys.argv[1]), code=code))
+    for _ in range(200):
+        if (Path(sys.argv[1]) / "pids.json").exists():
+            break
+        await asyncio.sleep(0.02)
+    # the app ends here without runner.aclose()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="needs /proc")
+@pytest.mark.parametrize("prefer", ["zygote", "pool"])
+async def test_app_exit_without_aclose_kills_scripts(project: Path, prefer: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        APP_EXIT,
+        str(project),
+        prefer,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+    pids = json.loads((project / "pids.json").read_text())
+    assert await wait_gone(pids) == []
