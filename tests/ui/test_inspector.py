@@ -120,7 +120,7 @@ def test_title_retry_and_error_mode(window):
     form.title.selectAll()
     QTest.keyClicks(form.title, "Crunch")
     assert window.doc.nodes["calc"].title == "Crunch"
-    assert window.scene.nodes["calc"]._title.text() == "Crunch"
+    assert window.scene.nodes["calc"].title_text == "Crunch"
     form.attempts.setValue(3)
     assert window.doc.nodes["calc"].retry.max_attempts == 3
     form.error_mode.setCurrentIndex(2)

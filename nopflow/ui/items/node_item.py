@@ -13,7 +13,7 @@ import time
 from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QStaticText
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from nopflow.blocks import get_block
@@ -65,6 +65,17 @@ def _port_texts(block_type: str) -> tuple[tuple[QStaticText, ...], tuple[QStatic
     return tuple(make(n) for n, _ in lay.inputs), tuple(make(n) for n, _ in lay.outputs)
 
 
+def _static_title(title: str, width: float) -> QStaticText:
+    """A prepared title, elided with … to fit `width`."""
+    fm = QFontMetricsF(fonts()["title"])
+    if fm.horizontalAdvance(title) > width:
+        title = fm.elidedText(title, Qt.TextElideMode.ElideRight, width)
+    st = QStaticText(title)
+    st.setTextFormat(Qt.TextFormat.PlainText)
+    st.prepare(font=fonts()["title"])
+    return st
+
+
 @cache
 def _card_path(height: float) -> QPainterPath:
     path = QPainterPath()
@@ -94,8 +105,8 @@ class NodeItem(QGraphicsItem):
         self.accent = QColor(CATEGORY_COLORS.get(block.category, "#6B7280") if block else "#6B7280")
         self._type_text = QStaticText(block.title if block else f"{node.type} (unknown)")
         self._type_text.setTextFormat(Qt.TextFormat.PlainText)
-        self._title = QStaticText()
-        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title_text: str | None = None
+        self._title_wide = self._title_narrow = QStaticText()
         self._bounds = QRectF(-PORT_R - 2, -4, NODE_WIDTH + 2 * PORT_R + 4, self.layout.height + 8)
         # run state (set by the live-run bridge) and validation problems
         self.state: str | None = None
@@ -117,21 +128,13 @@ class NodeItem(QGraphicsItem):
     def set_node(self, node: Node) -> None:
         """Refresh from the model (title or position changed)."""
         title = node.title or node.id
-        if title != self._title.text():
-            self._title.setText(title)
-            self._title.prepare(font=fonts()["title"])
-            self._elide_title(title)
+        if title != self.title_text:
+            self.title_text = title
+            # Two prepared variants: full width, and narrower when badges take the corner.
+            self._title_wide = _static_title(title, NODE_WIDTH - 40 - 10)
+            self._title_narrow = _static_title(title, NODE_WIDTH - 40 - 50)
         self.setPos(QPointF(*node.position))
         self.update()
-
-    def _elide_title(self, title: str) -> None:
-        from PySide6.QtGui import QFontMetricsF
-
-        fm = QFontMetricsF(fonts()["title"])
-        avail = NODE_WIDTH - 40 - 50  # room for the state and problem badges
-        if fm.horizontalAdvance(title) > avail:
-            self._title.setText(fm.elidedText(title, Qt.TextElideMode.ElideRight, avail))
-            self._title.prepare(font=fonts()["title"])
 
     def set_state(
         self,
@@ -250,7 +253,8 @@ class NodeItem(QGraphicsItem):
         painter.drawPixmap(QPointF(10, 10), icon_pixmap(self.icon_name, 22, dpr))
         painter.setPen(th.pens["text"])
         painter.setFont(fonts()["title"])
-        painter.drawStaticText(QPointF(40, 6), self._title)
+        narrow = bool(self.state or self.problems)
+        painter.drawStaticText(QPointF(40, 6), self._title_narrow if narrow else self._title_wide)
         painter.setPen(th.pens["text_dim"])
         painter.setFont(fonts()["small"])
         painter.drawStaticText(QPointF(40, 23), self._type_text)
