@@ -50,6 +50,12 @@ def main() -> int:
     if argv and argv[0].startswith(SANDBOX_PREFIX):
         sys.dont_write_bytecode = True  # never try to write __pycache__ into the install dir
         return int(_bootstrap_main()(argv) or 0)
+    if "--multiprocessing-fork" in argv or "-c" in argv:
+        # A user script's multiprocessing child (spawn/forkserver re-runs sys.executable);
+        # PyInstaller's freeze_support runs it and exits. The CLI never uses these flags.
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     from nopflow.cli import main as cli_main
 
     return int(cli_main(argv) or 0)

@@ -9,12 +9,14 @@ Skipped only where dpkg-deb is missing (non-Debian hosts), with that reason.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,8 +33,13 @@ PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}", "py")
 
 
 @pytest.fixture(scope="module")
-def built() -> dict[str, object]:
-    """Build (or reuse) the bundle and the .deb once; return build.py's JSON summary."""
+def built() -> Iterator[dict[str, object]]:
+    """Build (or reuse) the bundle and the .deb once; return build.py's JSON summary.
+
+    packaging/out is shared by every test session in this checkout: build.py holds an
+    exclusive lock on it while building, and this fixture then holds a shared one until
+    the module is done, so another session's rebuild can't delete the bundle under us.
+    """
     if not sys.platform.startswith("linux"):
         pytest.skip("the .deb bundle test runs on Linux (Windows/macOS build in release.yml)")
     if not shutil.which("dpkg-deb"):
@@ -45,6 +52,8 @@ def built() -> dict[str, object]:
     )
     if proc.returncode != 0:
         pytest.fail(f"packaging/build.py failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    lock = open(OUT / ".build.lock", "a")  # held (shared) until teardown
+    fcntl.flock(lock, fcntl.LOCK_SH)
     info = json.loads((OUT / "build-info.json").read_text())
     info["fixture_s"] = round(time.monotonic() - t0, 1)
     print(
@@ -52,7 +61,11 @@ def built() -> dict[str, object]:
         f"deb: {info['package_bytes'] / 2**20:.1f} MiB, build {info['fixture_s']} s "
         f"(reused={info['bundle_reused']})"
     )
-    return info
+    try:
+        yield info
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
 
 
 @pytest.fixture(scope="module")
