@@ -146,6 +146,17 @@ class _RulesetAttr(ctypes.Structure):
     _fields_ = [("handled_access_fs", ctypes.c_uint64)]
 
 
+class _RulesetAttrV6(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),  # ABI 4; 0 = network not restricted
+        ("scoped", ctypes.c_uint64),  # ABI 6
+    ]
+
+
+LANDLOCK_SCOPE_SIGNAL = 1 << 1
+
+
 class _PathBeneathAttr(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
@@ -168,7 +179,11 @@ def apply_landlock(write_dirs: list[str], write_files: list[str]) -> int:
         handled |= ACCESS_FS_REFER
     if abi >= 3:
         handled |= ACCESS_FS_TRUNCATE
-    attr = _RulesetAttr(handled)
+    # ABI 6+: signals may only go to processes inside the sandbox (the script and its
+    # children), so a script cannot kill the app or other scripts.
+    attr: ctypes.Structure = (
+        _RulesetAttrV6(handled, 0, LANDLOCK_SCOPE_SIGNAL) if abi >= 6 else _RulesetAttr(handled)
+    )
     rfd = libc.syscall(
         ctypes.c_long(SYS_landlock_create_ruleset),
         ctypes.byref(attr),

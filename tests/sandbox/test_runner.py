@@ -632,3 +632,26 @@ async def test_app_exit_without_aclose_kills_scripts(project: Path, prefer: str)
     assert await asyncio.wait_for(proc.wait(), 20) == 0
     pids = json.loads((project / "pids.json").read_text())
     assert await wait_gone(pids) == []
+
+
+@pytest.mark.skipif(not LINUX, reason="Landlock is Linux-only")
+async def test_script_cannot_signal_the_app(runner: ScriptRunner, project: Path) -> None:
+    """Landlock ABI 6+ scopes signals: the app is out of reach, own children are not."""
+    from nopflow.sandbox import bootstrap
+
+    if "landlock" not in runner.tier or bootstrap.landlock_abi() < 6:
+        pytest.skip("needs Landlock ABI 6")
+    code = f"""
+        import json, os, signal, subprocess
+        try:
+            os.kill({os.getpid()}, 0)
+            app = "reachable"
+        except PermissionError:
+            app = "refused"
+        child = subprocess.Popen(["sleep", "30"])
+        child.send_signal(signal.SIGTERM)
+        print(json.dumps([app, child.wait()]))
+    """
+    r = await run(runner, project, code)
+    assert r.ok, r.error
+    assert r.output == ["refused", -signal.SIGTERM]
