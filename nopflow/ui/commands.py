@@ -142,6 +142,8 @@ class NodeFieldCommand(QUndoCommand):
         if other.node_id != self.node_id or other.merge_key != self.merge_key:
             return False
         self.new = other.new
+        if self.new == self.old:
+            self.setObsolete(True)  # typed and deleted back: nothing left to undo
         return True
 
     def redo(self) -> None:

@@ -42,6 +42,19 @@ from nopflow.ui.theme import apply_theme, icon, theme_mode
 from nopflow.ui.view import WorkflowView
 
 MAX_RECENT = 10
+SHORTCUTS = [
+    ("Tab / Ctrl+F", "quick-add a block at the cursor"),
+    ("Double-click canvas", "quick-add there"),
+    ("Drag from a port", "connect; drop on empty canvas to add a connected block"),
+    ("Middle drag / Space+drag", "pan"),
+    ("Wheel", "zoom around the cursor"),
+    ("F", "fit the graph in view"),
+    ("Ctrl+C / X / V, Ctrl+D", "copy, cut, paste, duplicate"),
+    ("Delete", "delete the selection"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
+    ("Ctrl+click, drag on canvas", "add to selection, rubber-band select"),
+    ("F5 / F6 / Shift+F5", "run / pause-resume / cancel"),
+]
 
 
 def app_settings() -> QSettings:
@@ -220,6 +233,7 @@ class MainWindow(QMainWindow):
                             "cancel": self.act_cancel}
         for a in self.run_actions.values():
             a.setEnabled(False)
+        self.act_shortcuts = self._act("&Keyboard Shortcuts", self._shortcuts, "F1")
         self.act_about = self._act("&About nopflow", self._about)
 
     def _build_menus(self) -> None:
@@ -252,7 +266,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Run")
         m.addActions([self.act_run, self.act_pause, self.act_cancel])
         m = mb.addMenu("&Help")
-        m.addAction(self.act_about)
+        m.addActions([self.act_shortcuts, self.act_about])
 
     def _build_toolbar(self) -> None:
         tb = QToolBar("Main", self)
@@ -501,6 +515,16 @@ class MainWindow(QMainWindow):
     def _system_scheme_changed(self, _scheme: object) -> None:
         if theme_mode() == "system":
             self.set_theme("system")
+
+    def _shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>"
+                       for k, v in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",
+                          f"<table>{rows}</table>", QMessageBox.StandardButton.Close, self)
+        box.setModal(False)
+        box.show()  # non-modal: it can stay open while you work
 
     def _about(self) -> None:
         from PySide6.QtWidgets import QMessageBox

@@ -61,3 +61,10 @@ def test_undo_history_view_and_modified_flag(window):
     assert window.history_view.stack() is window.undo
     window.undo.undo()
     assert not window.isWindowModified()
+
+
+def test_typing_back_to_the_original_leaves_no_command(window):
+    window.set_workflow(small_workflow(), None)
+    window.undo.push(NodeFieldCommand(window.doc, "calc", "title", "Computex"))
+    window.undo.push(NodeFieldCommand(window.doc, "calc", "title", "Compute"))
+    assert window.undo.count() == 0 and not window.isWindowModified()
