@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -206,6 +207,46 @@ def test_user_chosen_interpreter_still_works(exe: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)["outputs"]["r"]["exe"]
     assert os.path.realpath(got) == os.path.realpath(other)
+
+
+def _processes_with(arg: str) -> list[int]:
+    """PIDs whose command line contains `arg` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if arg.encode() in cmd:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_ctrl_c_cancels_and_kills_script_processes(exe: Path, tmp_path: Path) -> None:
+    """SIGINT to the bundled CLI cancels the run: exit 1, run kept as cancelled, and the
+    script's whole process tree (here a grandchild `sleep`) is gone."""
+    marker = f"{os.getpid() % 1000 + 301}.25"  # a unique sleep duration to find it by
+    (tmp_path / "sleep.nopflow.json").write_text(json.dumps(workflow("sleep", (
+        "import subprocess, time\n"
+        f"subprocess.Popen(['/bin/sleep', '{marker}'])\n"
+        "time.sleep(300)\n"
+    ))))
+    proc = subprocess.Popen([str(exe), "run", "sleep.nopflow.json", "--json"], cwd=tmp_path,
+                            env=no_python_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(marker), "the script's child never started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert json.loads(out)["status"] == "cancelled"
+    deadline = time.monotonic() + 5
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_with(marker), "a script process outlived the cancelled run"
 
 
 def _editor_available() -> bool:
