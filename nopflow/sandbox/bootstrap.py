@@ -431,7 +431,9 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
     _set_rlimits(cfg)
     if cfg.get("landlock") and sys.platform.startswith("linux"):
         try:
-            apply_landlock([project, temp], ["/dev/null", "/dev/tty"])
+            # /dev/shm: POSIX semaphores/shared memory (multiprocessing needs them).  The
+            # audit hook still refuses Python-level open() there.
+            apply_landlock([project, temp, "/dev/shm"], ["/dev/null", "/dev/tty"])
         except OSError as exc:
             report({"t": "warning", "message": f"landlock not applied: {exc}"})
             if cfg.get("landlock_required"):

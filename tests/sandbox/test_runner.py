@@ -655,3 +655,19 @@ async def test_script_cannot_signal_the_app(runner: ScriptRunner, project: Path)
     r = await run(runner, project, code)
     assert r.ok, r.error
     assert r.output == ["refused", -signal.SIGTERM]
+
+
+async def test_multiprocessing_works_in_a_script(runner: ScriptRunner, project: Path) -> None:
+    code = """
+        import json, multiprocessing as mp
+
+        def sq(x):
+            return x * x
+
+        if __name__ == "__main__":
+            with mp.get_context("fork").Pool(2) as pool:
+                print(json.dumps(pool.map(sq, range(5))))
+    """
+    r = await run(runner, project, code, timeout_s=20)
+    assert r.ok, (r.error, r.stderr_tail)
+    assert r.output == [0, 1, 4, 9, 16]
