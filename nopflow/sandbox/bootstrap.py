@@ -343,8 +343,12 @@ def _filter_tb(te: traceback.TracebackException) -> None:
         stack.extend([cur.__cause__, cur.__context__])  # type: ignore[list-item]
 
 
-def _describe(exc: BaseException, filename: str, source: str | None) -> dict:  # type: ignore[type-arg]
-    """Summarise an uncaught exception with the user's frames only."""
+def _describe(exc: BaseException, filename: str, source: str | None, project: str) -> dict:  # type: ignore[type-arg]
+    """Summarise an uncaught exception with the user's frames only.
+
+    `line` is the innermost line of the script itself; failing that, of another file in
+    the project (as "helper.py, line 2"); library lines are never quoted.
+    """
     import linecache
     import traceback
 
@@ -362,8 +366,12 @@ def _describe(exc: BaseException, filename: str, source: str | None) -> dict:  #
             line = fr.lineno
     if line is None and isinstance(exc, SyntaxError) and exc.filename == filename:
         line = exc.lineno
-    if line is None and te.stack:
-        line = te.stack[-1].lineno
+    where = None
+    if line is None:
+        root = project.rstrip(os.sep) + os.sep
+        for fr in te.stack:
+            if fr.filename.startswith(root):
+                where = f"{fr.filename[len(root) :]}, line {fr.lineno}"
     try:
         message = str(exc)
     except Exception:
@@ -375,6 +383,7 @@ def _describe(exc: BaseException, filename: str, source: str | None) -> dict:  #
         "type": type(exc).__name__,
         "message": message,
         "line": line,
+        "where": where,
         "traceback": text,
     }
 
@@ -474,7 +483,7 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
             exit_code = 1
     except BaseException as exc:
         try:
-            info = _describe(exc, filename, code_text)
+            info = _describe(exc, filename, code_text, project)
             report(info)
             sys.stderr.write(info["traceback"])
         except BaseException:

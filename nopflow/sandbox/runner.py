@@ -985,6 +985,8 @@ class ScriptHandle:
             line = exc_info.get("line")
             if line:
                 first += f" (line {line})"
+            elif exc_info.get("where"):
+                first += f" ({exc_info['where']})"
             return fail(first + ("\n" + rest if rest else ""), etype)
         if internal is not None:
             return fail(f"sandbox bootstrap failed: {internal.get('message')}", "SandboxError")

@@ -671,3 +671,15 @@ async def test_multiprocessing_works_in_a_script(runner: ScriptRunner, project: 
     r = await run(runner, project, code, timeout_s=20)
     assert r.ok, (r.error, r.stderr_tail)
     assert r.output == [0, 1, 4, 9, 16]
+
+
+async def test_error_line_points_at_user_code(runner: ScriptRunner, project: Path) -> None:
+    # the script's own line, not the library frame where json raised
+    r = await run(runner, project, "import json\n\njson.loads('nope')\n")
+    assert r.error is not None and r.error.startswith("JSONDecodeError: Expecting value")
+    assert r.error.endswith("(line 3)")
+    # an exception raised while importing a project helper names that helper
+    (project / "helper.py").write_text("X = 1\nY = 1 / 0\n")
+    (project / "main.py").write_text("import helper\n")
+    r = await runner.run(ScriptSpec(project_dir=project, script="main.py"))
+    assert r.error == "ZeroDivisionError: division by zero (line 1)"
