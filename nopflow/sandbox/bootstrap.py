@@ -243,8 +243,8 @@ class _Guard:
     is a friendly early error, not a boundary; Landlock is the boundary where present.
     """
 
-    def __init__(self, allowed: list[str]) -> None:
-        self.allowed = [os.path.realpath(a) for a in allowed]
+    def __init__(self, allowed: list[str], *, resolved: bool = False) -> None:
+        self.allowed = allowed if resolved else [os.path.realpath(a) for a in allowed]
         self.reported: set[str] = set()
 
     def _inside(self, path: object) -> tuple[bool, str]:
@@ -452,7 +452,7 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
     sys.argv = [filename]
     sys.path.insert(0, cfg.get("sys_path0") or project)
     if cfg.get("audit", True):
-        guard = _Guard([project, temp])
+        guard = _Guard([project, temp], resolved=True)  # the runner resolved both
         sys.addaudithook(guard.hook)
 
     main_mod = types.ModuleType("__main__")
@@ -520,6 +520,9 @@ def _finish(code: int) -> None:
     # Lets the runner finish as soon as fd 3 closes, without waiting for the zygote's
     # wait status (a signal death sends no such report and takes the zygote's path).
     report({"t": "exit", "code": code})
+    # Close stdio and fd 3 now: the kernel frees the address space *before* it closes a
+    # dying process's files, and the runner is done as soon as it sees these EOFs.
+    os.closerange(0, CTL_FD + 1)
     os._exit(code)
 
 
@@ -546,6 +549,15 @@ def _spare_prepare(keep_close: list[int]) -> None:
         os._exit(0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _warm_up()
+    # Text streams are made now, on placeholder pipes (same kind of fd as the job's, so
+    # the same buffering/seekability); the job's pipes are later dup2'd onto fds 0-2.
+    for target in (0, 1, 2):
+        r, w = os.pipe()
+        os.dup2(r if target == 0 else w, target)
+        os.close(r)
+        os.close(w)
+    _reset_stdio()
+    os.environ.clear()  # the job's own environment is set once the job is known
 
 
 def _spare_wait(sock: socket.socket) -> list[int]:
@@ -577,7 +589,6 @@ def _child_run(fds: list[int]) -> None:
             os.dup2(fd, target, inheritable=target < CTL_FD)
             os.close(fd)
         os.closerange(CTL_FD + 1, 1 << 16)
-        _reset_stdio()
         cfg = _read_config(CTL_FD)
         code = run_job(cfg)
     except BaseException as exc:  # the bootstrap itself failed
