@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.view.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.view.nodeActivated.connect(lambda _n: self._focus_inspector())
         self.view.noteActivated.connect(lambda _n: self._focus_inspector())
+        self.view.fileDropped.connect(self.open_file)
         hints = QGuiApplication.styleHints()
         if hasattr(hints, "colorSchemeChanged"):
             hints.colorSchemeChanged.connect(self._system_scheme_changed)
@@ -322,7 +323,9 @@ class MainWindow(QMainWindow):
         return e.target if e else None
 
     def _show_problems(self, problems: list[Problem]) -> None:
-        self.scene.set_problems(by_node(problems, self._edge_target))
+        grouped = by_node(problems, self._edge_target)
+        self.scene.set_problems(grouped)
+        self.inspector.set_problems(grouped)
         self.problems.set_problems(problems, self._edge_target)
         n = len(problems)
         self.problem_label.setText("✓ valid" if n == 0 else f"⚠ {n} problem{'s' if n != 1 else ''}")

@@ -49,6 +49,8 @@ class WorkflowView(QGraphicsView):
     #: a sticky note was double-clicked (the window focuses its text in the inspector)
     noteActivated = Signal(str)
     zoomChanged = Signal(float)
+    #: a workflow file was dropped from outside (the window opens it)
+    fileDropped = Signal(str)
 
     def __init__(self, editor: Editor, parent: QWidget | None = None) -> None:
         super().__init__(editor.scene, parent)
@@ -288,14 +290,22 @@ class WorkflowView(QGraphicsView):
 
     # ------------------------------------------------------------------ drops from the palette
 
+    @staticmethod
+    def _workflow_file(event: QDropEvent | QDragMoveEvent | QDragEnterEvent) -> str | None:
+        """A workflow file dragged in from the file manager, if that is what comes."""
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and url.toLocalFile().endswith(".json"):
+                return url.toLocalFile()
+        return None
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasFormat(BLOCK_MIME):
+        if event.mimeData().hasFormat(BLOCK_MIME) or self._workflow_file(event):
             event.acceptProposedAction()
         else:
             super().dragEnterEvent(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if event.mimeData().hasFormat(BLOCK_MIME):
+        if event.mimeData().hasFormat(BLOCK_MIME) or self._workflow_file(event):
             event.acceptProposedAction()
         else:
             super().dragMoveEvent(event)
@@ -303,6 +313,11 @@ class WorkflowView(QGraphicsView):
     def dropEvent(self, event: QDropEvent) -> None:
         data = event.mimeData()
         if not data.hasFormat(BLOCK_MIME):
+            path = self._workflow_file(event)
+            if path:
+                event.acceptProposedAction()
+                self.fileDropped.emit(path)
+                return
             super().dropEvent(event)
             return
         block_type = bytes(data.data(BLOCK_MIME).data()).decode("utf-8")

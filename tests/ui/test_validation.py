@@ -40,3 +40,24 @@ def test_run_actions_exist_but_are_disabled(window):
         act = window.run_actions[name]
         assert not act.isEnabled() and act.shortcut().toString() == key
     window.editor.add_block("start", QPointF(0, 0))
+
+
+def test_inspector_shows_the_selected_nodes_problems(window, qtbot):
+    window.set_workflow(small_workflow().model_copy(update={"edges": []}), None)
+    qtbot.waitUntil(lambda: bool(window.scene.nodes["calc"].problems), timeout=3000)
+    window.scene.select_only([window.scene.nodes["calc"]])
+    window.inspector.follow_selection()
+    form = window.inspector.form()
+    assert not form.problems.isHidden() and "reachable" in form.problems.text()
+
+
+def test_dropping_a_workflow_file_opens_it(window, tmp_workflow):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_workflow))])
+    ev = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime,
+                    Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.view.dropEvent(ev)
+    assert window.path == str(tmp_workflow) and set(window.doc.nodes) == {"start", "calc", "out"}

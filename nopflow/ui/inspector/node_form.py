@@ -109,6 +109,16 @@ class NodeForm(QWidget):
             desc.setStyleSheet("color: palette(placeholder-text);")
             outer.addWidget(desc)
 
+        self.problems = QLabel(self)
+        self.problems.setWordWrap(True)
+        self.problems.setObjectName("nodeProblems")
+        bad = canvas_theme().invalid
+        self.problems.setStyleSheet(
+            f"QLabel#nodeProblems {{ color: {bad.name()}; border: 1px solid {bad.name()};"
+            " border-radius: 4px; padding: 6px; }")
+        self.problems.hide()
+        outer.addWidget(self.problems)
+
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.title = QLineEdit(node.title, self)
@@ -171,6 +181,11 @@ class NodeForm(QWidget):
         self.doc.nodeChanged.connect(self._on_node_changed)
 
     # ------------------------------------------------------------------ model → form
+
+    def show_problems(self, problems: list[str]) -> None:
+        """What the validator says about this node (graph-level problems included)."""
+        self.problems.setText("\n".join(f"⚠ {p}" for p in problems))
+        self.problems.setVisible(bool(problems))
 
     def _on_node_changed(self, node_id: str) -> None:
         if node_id == self.node_id and not self._pushing and node_id in self.doc.nodes:

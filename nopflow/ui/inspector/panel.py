@@ -26,6 +26,7 @@ class Inspector(QScrollArea):
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._key: tuple[str, str] | None = None
+        self._problems: dict[str, list[str]] = {}
         # Coalesce: a rubber band or a bulk edit can change the selection many times per
         # event-loop turn; the form is chosen once, when things settle.
         self._pending = QTimer(self)
@@ -44,6 +45,13 @@ class Inspector(QScrollArea):
     def _reset(self) -> None:
         self._key = None
         self.follow_selection()
+
+    def set_problems(self, by_node: dict[str, list[str]]) -> None:
+        """Latest validation result; the node form shows its node's share."""
+        self._problems = by_node
+        form = self.widget()
+        if isinstance(form, NodeForm):
+            form.show_problems(by_node.get(form.node_id, []))
 
     def form(self) -> QWidget | None:
         """The form shown now."""
@@ -74,6 +82,7 @@ class Inspector(QScrollArea):
         kind, ident = key
         if kind == "node":
             w: QWidget = NodeForm(self.editor, ident)
+            w.show_problems(self._problems.get(ident, []))
         elif kind == "note":
             w = NoteForm(self.editor, ident)
         elif kind == "workflow":
