@@ -12,6 +12,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFocusEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -150,8 +151,9 @@ class WorkflowView(QGraphicsView):
     # ------------------------------------------------------------------ mouse
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if self._gesture is not None:
-            return
+        if self._gesture is not None:  # a release got lost (popup, focus change): drop it
+            self._gesture.cancel()
+            self._gesture = None
         button = event.button()
         pos = event.position().toPoint()
         if button == Qt.MouseButton.MiddleButton or (
@@ -284,6 +286,13 @@ class WorkflowView(QGraphicsView):
             self.viewport().unsetCursor()
             return
         super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        # The Space release may go to another widget; don't stay in pan mode.
+        if self._space:
+            self._space = False
+            self.viewport().unsetCursor()
+        super().focusOutEvent(event)
 
     def focusNextPrevChild(self, next: bool) -> bool:
         return False  # Tab belongs to quick-add on the canvas

@@ -309,3 +309,18 @@ def test_ctrl_f_opens_quick_add_and_typing_f_does_not_fit(window):
     window.view.setFocus()
     QTest.keyClick(window.view, Qt.Key.Key_F)
     assert window.view.zoom() != 0.5
+
+
+def test_space_drag_pans_without_selecting(window):
+    window.set_workflow(small_workflow(), None)
+    window.view.resetTransform()
+    window.view.centerOn(300, 40)
+    window.view.setFocus()
+    QTest.keyPress(window.view, Qt.Key.Key_Space)
+    before = window.view.mapToScene(QPoint(100, 100))
+    start = scene_to_view(window, 400, 20)  # on a node: still pans, does not move it
+    drag(window, start, start + QPoint(-40, 0))
+    QTest.keyRelease(window.view, Qt.Key.Key_Space)
+    after = window.view.mapToScene(QPoint(100, 100))
+    assert round(after.x() - before.x()) == 40
+    assert window.doc.nodes["calc"].position == (300, 0) and window.undo.count() == 0
