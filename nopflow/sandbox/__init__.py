@@ -2,12 +2,23 @@
 
 The engine's ``python`` block uses exactly this API::
 
-    runner = ScriptRunner()                       # one per app; owns the zygote / pool
+    runner = ScriptRunner()                       # one per app and event loop
     result = await runner.run(ScriptSpec(project_dir=p, code=src, input={"x": 1}))
     handle = await runner.start(spec, on_stderr_line=log)   # pause/resume/cancel/wait
     await runner.aclose()
 
-`runner.tier` says which confinement is active on this machine.
+* `runner.tier` says which confinement is active here, e.g.
+  ``zygote+landlock(abi 7)+rlimits+audit-hook+process-group+subreaper``.
+* `ScriptRunner(prefer="auto"|"zygote"|"pool"|"spawn", landlock=True, pool_size=2)`;
+  `await runner.warm_up()` starts the zygote early so the first script is fast too.
+* `ScriptSpec.check_inputs` (default True) runs `check_input_paths` on the input.
+* Refusals before start raise `SandboxError`; everything after is in the `ScriptResult`.
+
+How it works: a small zygote (``bootstrap.py``, started once per interpreter) keeps
+pre-forked, pre-warmed spare children; a job's stdin/stdout/stderr/control fds are handed
+to a spare over a unix socket (SCM_RIGHTS), the spare confines itself (session, rlimits,
+Landlock, audit hook, env, cwd) and runs the code.  The runner reads the pipes with
+``loop.add_reader``, so it works on any selector loop, qasync's included.
 """
 
 from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside

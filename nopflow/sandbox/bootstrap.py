@@ -5,13 +5,16 @@ nopflow, so it can run under any Python >= 3.8 (a user-chosen interpreter withou
 nopflow installed) and inside frozen apps.  It has three entry points:
 
 ``python -I -X utf8 bootstrap.py --zygote SOCKFD [PARENT_PID]``
-    A long-lived, single-threaded *zygote*.  It pre-imports what a script run needs and
-    forks one fresh child per job.  The runner sends ``{"op": "spawn", "job": N}`` on a
-    unix socket (SOCK_SEQPACKET on Linux, SOCK_DGRAM elsewhere) together with four fds
-    (stdin, stdout, stderr, control) via SCM_RIGHTS; the zygote answers
-    ``{"op": "pid", ...}`` and later ``{"op": "exit", "pid": P, "status": S}`` (a raw
-    wait status).  The zygote is a child subreaper on Linux: grandchildren orphaned by a
-    finished job are re-parented to it and killed.
+    A long-lived, single-threaded *zygote* on a unix socket to the runner
+    (SOCK_SEQPACKET on Linux, SOCK_DGRAM elsewhere).  It keeps *spare* children: each is
+    forked ahead of time, takes its own session, warms up and then blocks on a private
+    socket whose other end the zygote passes to the runner (``{"op": "spare", "pid": P}``
+    + one fd via SCM_RIGHTS).  To start a job the runner sends the job's stdin, stdout,
+    stderr and control fds straight to a spare, then asks for a replacement
+    (``{"op": "spare"}``).  The zygote reaps everything and reports
+    ``{"op": "exit", "pid": P, "status": S}`` (a raw wait status).  On Linux it is a child
+    subreaper: processes that escaped a finished job's process group are re-parented to
+    it and killed.  When the runner's socket closes (app exit), it kills all its jobs.
 
 ``python -I -X utf8 bootstrap.py --worker CTLFD``
     A pre-spawned pool worker (or a plain per-script spawn): its stdio already belongs to
@@ -27,7 +30,7 @@ point must hand those argv off *before* importing anything heavy (Qt)::
 
 Job configuration (JSON, one line, sent by the runner on the control socket) carries the
 project dir, temp dir, code or script path, env, limits and switches.  The child then:
-``setsid`` (zygote path) -> PDEATHSIG + subreaper -> cwd -> env -> rlimits ->
+``setsid`` + PDEATHSIG + subreaper (ahead of time for spares) -> cwd -> env -> rlimits ->
 ``no_new_privs`` + Landlock -> audit hook -> run the code as ``__main__``.  Structured
 reports (uncaught exception with the user's frames only, sandbox violations) go back as
 JSON lines on the control fd (fd 3 in the child, not inherited by subprocesses).

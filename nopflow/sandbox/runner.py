@@ -2,12 +2,13 @@
 
 Everything here runs on the asyncio loop thread and never blocks it for longer than a
 fork/exec: pipes are read with ``loop.add_reader`` (works on qasync's Qt loop too), exit
-is noticed through the zygote's report, a pidfd, or polling, and clean-up that may take
-time (removing a temp tree) goes to the default executor.
+is noticed through the child's own exit report + EOF, the zygote's wait status, a pidfd or
+polling, and work that may take time (temp dirs) goes to the default executor.
 
 Backends (one per interpreter path, chosen by ``ScriptRunner(prefer=...)``):
 
-``zygote``  (POSIX default) one pre-started, pre-imported fork server; a job costs a fork.
+``zygote``  (POSIX default) a pre-started fork server keeps pre-forked, warmed-up spare
+            children; a job is handed to a spare (no fork/exec on the critical path).
 ``pool``    1-2 pre-spawned ``python -I`` workers waiting for a job on their control fd.
 ``spawn``   a fresh worker per job (slowest, simplest; the pool with size 0).
 
