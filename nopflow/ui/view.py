@@ -34,11 +34,13 @@ from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
 from nopflow.ui.items.port_item import PortRef
 from nopflow.ui.quick_add import QuickAddPopup
-from nopflow.ui.theme import icon
+from nopflow.ui.theme import canvas_theme, icon
 
 #: the mime type a palette drag carries (payload: the block type, UTF-8)
 BLOCK_MIME = "application/x-nopflow-block"
 MIN_SCALE, MAX_SCALE = 0.05, 3.0
+EMPTY_HINT = ("Drag a block here from the palette\n"
+              "or press Tab (or double-click) to add one by name")
 
 
 class WorkflowView(QGraphicsView):
@@ -147,6 +149,20 @@ class WorkflowView(QGraphicsView):
         popup.popup_at(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
         self.quick_add = popup
         return popup
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """On an empty canvas, say how to start (drawn in view coordinates)."""
+        scene = self.editor.scene
+        if scene.nodes or scene.notes:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(canvas_theme().text_dim)
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        painter.setFont(font)
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_HINT)
+        painter.restore()
 
     # ------------------------------------------------------------------ mouse
 
