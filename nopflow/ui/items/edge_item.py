@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPainterPathStroker
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsSceneHoverEvent,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from nopflow.ui.theme import canvas_theme
 
@@ -38,8 +43,18 @@ class EdgeItem(QGraphicsItem):
         self._shape: QPainterPath | None = None
         self._bounds = QRectF()
         self.live: bool | None = None  # later: highlight edges taken during a run
+        self.hovered = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)  # only the edge under the cursor gets these
         self.setZValue(0.0)
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = False
+        self.update()
 
     def set_ends(self, p1: QPointF, p2: QPointF) -> None:
         """Recompute the curve for new endpoint positions."""
@@ -70,7 +85,7 @@ class EdgeItem(QGraphicsItem):
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod >= 0.4)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(th.pens["edge_selected" if self.isSelected() else "edge"])
+        painter.setPen(th.pens["edge_selected" if self.isSelected() or self.hovered else "edge"])
         if lod < LOD_LINE:  # a few pixels long: a straight line reads the same, far cheaper
             painter.drawLine(self._p1, self._p2)
         else:
