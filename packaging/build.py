@@ -133,7 +133,8 @@ def _venv_key(base_python: str) -> str:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     deps = re.search(r"(?ms)^dependencies\s*=\s*\[(.*?)^\]", pyproject)
     ident = subprocess.run(
-        [base_python, "-c", "import sys; print(sys.version, sys.executable)"],
+        # base_prefix, not executable: a venv's python and its base build the same venv.
+        [base_python, "-c", "import sys; print(sys.version, sys.base_prefix, sys.platform)"],
         check=True, capture_output=True, text=True,
     ).stdout
     h = hashlib.sha256(ident.encode())
@@ -392,8 +393,9 @@ def _build(args: argparse.Namespace, out: Path) -> int:
     info["venv_s"] = round(time.monotonic() - t0, 1)
     icons = render_icons(py, out)
 
-    key = inputs_hash(_venv_key(args.python) + args.target)
-    stamp = out / f"bundle-{args.target}.inputs"
+    os_target = {"windows": "windows", "macos": "macos"}.get(args.target, "linux")
+    key = inputs_hash(_venv_key(args.python) + os_target)
+    stamp = out / f"bundle-{os_target}.inputs"  # `bundle` and `deb` share the Linux bundle
     bundle = out / "dist" / (f"{APP}.app" if args.target == "macos" else APP)
     t1 = time.monotonic()
     if args.reuse and stamp.exists() and stamp.read_text() == key and bundle_exe(bundle).exists():
