@@ -683,3 +683,30 @@ async def test_error_line_points_at_user_code(runner: ScriptRunner, project: Pat
     (project / "main.py").write_text("import helper\n")
     r = await runner.run(ScriptSpec(project_dir=project, script="main.py"))
     assert r.error == "ZeroDivisionError: division by zero (line 1)"
+
+
+@pytest.mark.parametrize("prefer", ["zygote", "pool"])
+async def test_frozen_app_entry(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefer: str
+) -> None:
+    """A frozen app re-runs itself with --sandbox-zygote/--sandbox-worker (simulated)."""
+    from nopflow.sandbox import bootstrap
+
+    app = tmp_path / "frozen-app"
+    here = str(Path(bootstrap.__file__).parent)
+    entry = (
+        f"import sys; sys.path.insert(0, {here!r}); import bootstrap; "
+        "sys.exit(bootstrap.main(sys.argv[1:]))"
+    )
+    app.write_text(f'#!/bin/sh\nexec {sys.executable} -I -X utf8 -c "{entry}" "$@"\n')
+    app.chmod(0o755)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(app))
+    r0 = ScriptRunner(prefer=prefer)
+    try:
+        r = await run(
+            r0, project, "import json, sys\nprint(json.dumps(json.load(sys.stdin)))", input=5
+        )
+        assert r.ok and r.output == 5, (r.error, r.stderr_tail)
+    finally:
+        await r0.aclose()
