@@ -425,6 +425,9 @@ def _set_rlimits(cfg: dict) -> None:  # type: ignore[type-arg]
         lim(resource.RLIMIT_CPU, int(cpu), int(cpu) + 2)
     lim(resource.RLIMIT_FSIZE, int(cfg.get("fsize_bytes") or 2**30))
     lim(resource.RLIMIT_NOFILE, int(cfg.get("nofile") or 1024))
+    nproc = cfg.get("nproc")
+    if nproc and hasattr(resource, "RLIMIT_NPROC"):
+        lim(resource.RLIMIT_NPROC, int(nproc))
     lim(resource.RLIMIT_CORE, 0)
 
 

@@ -710,3 +710,21 @@ async def test_frozen_app_entry(
         assert r.ok and r.output == 5, (r.error, r.stderr_tail)
     finally:
         await r0.aclose()
+
+
+@pytest.mark.skipif(not LINUX, reason="/proc process count")
+async def test_process_budget_reaches_the_child(runner: ScriptRunner, project: Path) -> None:
+    """Non-root users get RLIMIT_NPROC = their process count + headroom (root ignores it)."""
+    from nopflow.sandbox import runner as runner_mod
+
+    runner._nproc.enabled = True  # as root the limit is not enforced, but it is set
+    runner._nproc.limit()
+    for _ in range(100):
+        if runner._nproc.value:
+            break
+        await asyncio.sleep(0.02)
+    expected = runner._nproc.value
+    assert expected is not None and expected > runner_mod.NPROC_HEADROOM
+    code = "import json, resource\nprint(json.dumps(resource.getrlimit(resource.RLIMIT_NPROC)))"
+    r = await run(runner, project, code)
+    assert r.ok and r.output == [expected, expected]
