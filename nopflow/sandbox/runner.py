@@ -573,7 +573,6 @@ class _Pool:
         self.idle: deque[_Worker] = deque()
         self.filling: asyncio.Task[None] | None = None
         self.closed = False
-        self.reapers: set[asyncio.Task[int]] = set()
 
     def _spawn(self) -> _Worker:
         in_r, in_w = os.pipe()
