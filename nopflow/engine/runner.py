@@ -551,7 +551,7 @@ class Run:
             rec = self.nodes[nid]
             if g.iteration is not None:
                 rec.reset_for_iteration(g.iteration)
-            self._set_state(rec, _SKIPPED)
+            self._set_state(rec, _SKIPPED, g)
             return True
         if not live:
             prev = {}
@@ -592,7 +592,7 @@ class Run:
                     f"internal error: {type(exc).__name__}: {exc}", error_type="InternalError"))
             else:
                 g.status[nid] = _CANCELLED
-                self._set_state(rec, _CANCELLED)
+                self._set_state(rec, _CANCELLED, g)
         self._settle(g, nid)
 
     def _abort(self, g: _Group) -> None:
@@ -603,7 +603,7 @@ class Run:
         for nid in g.members:
             if nid not in g.status and nid not in g.started:
                 g.status[nid] = _CANCELLED
-                self._set_state(self.nodes[nid], _CANCELLED)
+                self._set_state(self.nodes[nid], _CANCELLED, g)
                 g.pending -= 1
                 self._progress(nid)
         for task in list(g.tasks.values()):
@@ -654,7 +654,7 @@ class Run:
         except asyncio.CancelledError:
             g.status[nid] = _CANCELLED
             self._end_timing(rec, loop, t_first)
-            self._set_state(rec, _CANCELLED)
+            self._set_state(rec, _CANCELLED, g)
             return
         self._end_timing(rec, loop, t_first)
         g.tasks.pop(nid, None)
@@ -667,7 +667,7 @@ class Run:
         g.ports[nid] = result.ports
         g.status[nid] = _SUCCESS
         rec.output = result.output
-        self._set_state(rec, _SUCCESS)
+        self._set_state(rec, _SUCCESS, g)
 
     async def _attempt(
         self,
@@ -688,7 +688,7 @@ class Run:
         rec.attempt = n
         attempt_rec = AttemptRecord(n, now)
         rec.attempts.append(attempt_rec)
-        self._set_state(rec, _RUNNING)
+        self._set_state(rec, _RUNNING, g)
         ctx = NodeContext(
             node=st.node,
             config=st.config,
@@ -764,7 +764,7 @@ class Run:
             g.outputs[nid] = out
             g.continued.add(nid)
             rec.output = out
-        self._set_state(rec, _ERROR)
+        self._set_state(rec, _ERROR, g)
         if mode == "skip-branch":
             g.blocked |= self._descendants_of(nid)
         elif mode == "stop":
@@ -779,7 +779,11 @@ class Run:
             found = self._descendants[nid] = nx.descendants(self.plan.graph, nid)
         return found
 
-    def _set_state(self, rec: NodeRecord, state: NodeState) -> None:
+    def _set_state(
+        self, rec: NodeRecord, state: NodeState, g: _Group | None = None
+    ) -> None:
+        """Set and announce a node's state. Parallel loop iterations share one record, so
+        the event's iteration comes from the scheduling group, not the record."""
         rec.state = state
         if self.events.active:
             self.events.emit(
@@ -794,7 +798,7 @@ class Run:
                     duration_ms=rec.duration_ms if state is not _RUNNING else None,
                     error=self._redact(rec.error) if state is _ERROR else None,
                     error_type=rec.error_type if state is _ERROR else None,
-                    iteration=rec.iteration,
+                    iteration=rec.iteration if g is None else g.iteration,
                 )
             )
 

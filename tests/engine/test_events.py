@@ -59,3 +59,18 @@ async def test_engine_facade_runs_with_subscribers() -> None:
     run = await Engine().run(wf, inputs={"a": 2}, subscribers=[lambda e: seen.append(e.kind)])
     assert run.state is RunState.COMPLETED and run.outputs == {"x": 2}
     assert seen[0] == "run_started" and seen[-1] == "run_finished"
+
+
+async def test_parallel_loop_events_name_their_own_iteration() -> None:
+    # Parallel iterations share one node record; each event must still carry the iteration
+    # that produced it, so a viewer sees every item start and finish exactly once.
+    wf = make_wf([("s", "start", {}), ("l", "loop", {"count": 6, "parallel": 3}),
+                  ("d", "delay", {"seconds": "{{ 0.01 * (5 - $loop.index) }}"})],
+                 ["s->l", "l.body->d"])
+    events: list[Event] = []
+    run = await run_wf(wf, events)
+    assert run.state.value == "completed"
+    seen = [(e.state, e.iteration) for e in events
+            if isinstance(e, NodeStateChanged) and e.node_id == "d"]
+    for state in ("running", "success"):
+        assert sorted(i for s, i in seen if s == state) == list(range(6))
