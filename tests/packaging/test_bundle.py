@@ -9,7 +9,6 @@ Skipped only where dpkg-deb is missing (non-Debian hosts), with that reason.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -23,6 +22,9 @@ from pathlib import Path
 import pytest
 
 from nopflow.__about__ import __version__
+
+if sys.platform != "win32":
+    import fcntl
 
 pytestmark = pytest.mark.slow
 
