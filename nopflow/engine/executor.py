@@ -2,9 +2,10 @@
 
 The runner owns scheduling, states, events, errors and retries; an executor only starts
 script work and hands back a handle the runner can wait on, pause, resume and cancel.
-`LocalExecutor` runs scripts in sandboxed child processes on this machine. A Dask executor
-will implement the same protocol; until it exists, choosing it fails the script nodes with
-a clear message instead of crashing.
+`LocalExecutor` runs scripts in sandboxed child processes on this machine; `DaskExecutor`
+(``nopflow.engine.dask_executor``, needs the ``dask`` extra) runs the same sandbox on the
+workers of a Dask cluster. Without the extra, choosing ``dask`` fails the script nodes with
+a message naming the extra instead of crashing.
 """
 
 from __future__ import annotations
@@ -145,10 +146,11 @@ def make_executor(kind: str = "local", address: str | None = None) -> Executor:
     if kind == "local":
         return LocalExecutor()
     if kind == "dask":
-        where = f" at {address}" if address else ""
-        return UnavailableExecutor(
-            "dask",
-            f"the dask executor{where} is not supported by this version of nopflow yet; "
-            'set "executor": {"kind": "local"} in the workflow settings',
-        )
+        # imported here, and `distributed` only inside it: the engine never needs the extra
+        from nopflow.engine.dask_executor import DaskExecutor, dask_missing_reason
+
+        reason = dask_missing_reason()
+        if reason is not None:
+            return UnavailableExecutor("dask", reason)
+        return DaskExecutor(address)
     return UnavailableExecutor(kind, f"unknown executor kind {kind!r}")
