@@ -1,4 +1,7 @@
-"""`nopflow run FILE [--input k=v]… [--json | --events]` (DESIGN.md §8).
+"""`nopflow run FILE [--input k=v]… [--json | --events] [--executor local|dask [--address A]]`.
+
+(DESIGN.md §8.) `--executor`/`--address` override the workflow's `settings.executor` for
+this run; `dask` without an address starts a LocalCluster on 127.0.0.1 and closes it after.
 
 Progress goes to stderr (one line per node state change, plus a bar on a terminal); stdout
 carries only machine output (`--json` result or `--events` lines), so both can be piped.
@@ -158,7 +161,30 @@ class _EarlySignals:
                 pass
 
 
-async def _execute(run: Any, recorder: Any, early: _EarlySignals) -> None:
+async def _start_executor(run: Any, executor: Any, quiet: bool) -> None:
+    """Connect to the Dask scheduler (or start the local cluster) before the run starts.
+
+    Done up front so cluster start-up is not counted in the first node's time and the
+    user sees where the work goes. A failure is not fatal here: the executor remembers it
+    and every script node fails with it, so the run is recorded like any failed run.
+    """
+    from nopflow.engine.executor import ExecutorUnavailable
+
+    if not quiet:
+        what = (f"connecting to the Dask scheduler at {executor.address}" if executor.address
+                else "starting a local Dask cluster on 127.0.0.1")
+        print(f"  dask: {what} …", file=sys.stderr, flush=True)
+    try:
+        await executor.start()
+    except ExecutorUnavailable as exc:
+        _err(str(exc))
+        return
+    if not quiet:
+        print(f"  dask: running scripts on {executor.describe()}", file=sys.stderr, flush=True)
+
+
+async def _execute(run: Any, recorder: Any, early: _EarlySignals, executor: Any = None,
+                   quiet: bool = False) -> None:
     loop = asyncio.get_running_loop()
     installed: list[int] = []
     for sig in _SIGNALS:
@@ -170,11 +196,17 @@ async def _execute(run: Any, recorder: Any, early: _EarlySignals) -> None:
     if early.received:
         run.cancel()
     try:
+        if executor is not None and not early.received:
+            await _start_executor(run, executor, quiet)
         await run.execute()
         await recorder.wait()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        try:
+            if executor is not None:  # the run does not own an executor it was given
+                await executor.aclose()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -205,16 +237,34 @@ def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
     except NopflowError as exc:
         _err(str(exc))
         return EXIT_INVALID
-    if getattr(args, "executor", None):
+    kind = getattr(args, "executor", None)
+    address = getattr(args, "address", None)
+    if address and kind == "local":
+        _err("--address is for the dask executor; use it with --executor dask")
+        return EXIT_INVALID
+    if kind or address:
         wf = wf.model_copy(deep=True)
-        address = getattr(args, "address", None) or wf.settings.executor.address
-        wf.settings.executor = ExecutorSettings(kind=args.executor, address=address)
+        kind = kind or "dask"  # --address alone means: run on that scheduler
+        if kind == "dask":
+            address = address or wf.settings.executor.address
+        wf.settings.executor = ExecutorSettings(kind=kind, address=address)
+    executor: Any = None
+    if wf.settings.executor.kind == "dask":
+        from nopflow.engine.dask_executor import DaskExecutor, dask_missing_reason
+
+        reason = dask_missing_reason()
+        if reason is not None:
+            _err(reason)
+            return EXIT_INVALID
+        # no address: a throw-away LocalCluster on loopback, closed after the run
+        executor = DaskExecutor(wf.settings.executor.address)
     unknown = sorted(set(inputs) - set(wf.inputs))
     if unknown:
         _err(f"warning: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
              f"declared in the workflow's inputs (passed on as $input anyway)")
     try:
-        run = Run(wf, inputs=inputs, project_dir=Path(args.file).resolve().parent)
+        run = Run(wf, inputs=inputs, project_dir=Path(args.file).resolve().parent,
+                  executor=executor)
     except CompileError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
@@ -230,7 +280,7 @@ def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
         run.events.subscribe(EventPrinter(sys.stdout))
     store = HistoryStore()
     recorder = HistoryRecorder(run, store)
-    asyncio.run(_execute(run, recorder, early))
+    asyncio.run(_execute(run, recorder, early, executor, bool(getattr(args, "quiet", False))))
     for warning in store.warnings:
         _err(f"warning: {warning}")
     if recorder.error:
