@@ -595,7 +595,7 @@ async def test_large_input_output_and_log_volume(runner: ScriptRunner, project: 
 
 
 APP_EXIT = """
-import asyncio, sys
+import asyncio, json, sys
 from pathlib import Path
 from nopflow.sandbox import ScriptRunner, ScriptSpec
 
@@ -608,9 +608,12 @@ async def main():
         "time.sleep(60)\\n"
     )
     await runner.start(ScriptSpec(project_dir=Path(sys.argv[1]), code=code))
-    for _ in range(200):
-        if (Path(sys.argv[1]) / "pids.json").exists():
-            break
+    for _ in range(400):
+        try:
+            if len(json.loads((Path(sys.argv[1]) / "pids.json").read_text())) == 2:
+                break
+        except (OSError, ValueError):
+            pass
         await asyncio.sleep(0.02)
     # the app ends here without runner.aclose()
 
