@@ -197,6 +197,23 @@ def test_bundled_runtime_has_the_stdlib_and_clean_tracebacks(exe: Path, tmp_path
     assert "x / y" in tb and "bootstrap" not in tb
 
 
+def test_multiprocessing_in_a_script_block(exe: Path, tmp_path: Path) -> None:
+    """`spawn` children re-run sys.executable (the bundle) with --multiprocessing-fork;
+    entry.py must hand them to multiprocessing instead of the CLI."""
+    (tmp_path / "mp.nopflow.json").write_text(json.dumps(workflow("mp", (
+        "import json, math, multiprocessing as mp\n"
+        "with mp.get_context('fork').Pool(2) as p:\n"
+        "    a = p.map(math.sqrt, [1, 4, 9])\n"
+        "with mp.get_context('spawn').Pool(2) as p:\n"
+        "    b = p.map(math.sqrt, [16, 25])\n"
+        "print(json.dumps({'a': a, 'b': b}))\n"
+    ))))
+    res = run_exe(exe, ["run", "mp.nopflow.json", "--json", "-q"], tmp_path,
+                  no_python_env(tmp_path))
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert json.loads(res.stdout)["outputs"]["r"] == {"a": [1, 2, 3], "b": [4, 5]}
+
+
 def test_user_chosen_interpreter_still_works(exe: Path, tmp_path: Path) -> None:
     """settings.python points script blocks at another Python; the bundle ships the
     bootstrap as a real file so that interpreter can run it."""
