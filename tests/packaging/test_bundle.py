@@ -170,6 +170,19 @@ def test_example_with_python_blocks_runs_without_python(exe: Path, tmp_path: Pat
     assert json.loads(hist.stdout)[0]["run_id"] == result["run_id"]
 
 
+def test_every_shipped_example_runs_from_the_bundle(exe: Path, tmp_path: Path) -> None:
+    """Including loop.nopflow.json, whose Python block runs a script file from the
+    project directory (scripts/word_stats.py)."""
+    work = tmp_path / "work"
+    shutil.copytree(EXAMPLES, work)
+    examples = sorted(p.name for p in work.glob("*.nopflow.json"))
+    assert "loop.nopflow.json" in examples
+    for name in examples:
+        res = run_exe(exe, ["run", name, "--json", "-q"], work, no_python_env(tmp_path))
+        assert res.returncode == 0, (name, res.stderr)
+        assert json.loads(res.stdout)["status"] == "completed", name
+
+
 def test_bundled_runtime_has_the_stdlib_and_clean_tracebacks(exe: Path, tmp_path: Path) -> None:
     """Script blocks run by the bundle can import ordinary stdlib modules, and errors read
     like they do outside a bundle (user frames only, line number in the message)."""
