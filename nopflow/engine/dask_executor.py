@@ -150,6 +150,10 @@ class DaskExecutor:
         self._connecting: asyncio.Future[None] | None = None
         self._handles: dict[str, DaskScriptHandle] = {}
         self._control_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._cancel_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._cancel_batch: dict[str, Any] = {}
+        self._cancel_flush: asyncio.Future[None] | None = None
+        self._flush_task: asyncio.Future[None] | None = None
         self._closed = False
 
     # ---- connection
@@ -232,8 +236,12 @@ class DaskExecutor:
         # subscribe before the first submit: both go down the same ordered stream
         client.subscribe_topic(self._topic, self._on_event)
         self._client = client
+        # pause/resume: one thread keeps them in order; cancel batches: their own threads
         self._control_pool = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="nopflow-dask-control"
+        )
+        self._cancel_pool = concurrent.futures.ThreadPoolExecutor(
+            4, thread_name_prefix="nopflow-dask-cancel"
         )
 
     # ---- events from workers (client IO thread)
@@ -283,7 +291,8 @@ class DaskExecutor:
                 await asyncio.wait_for(asyncio.shield(self._connecting), CLOSE_TIMEOUT_S)
         client, self._client = self._client, None
         cluster, self._cluster = self._cluster, None
-        pool, self._control_pool = self._control_pool, None
+        pools = [p for p in (self._control_pool, self._cancel_pool) if p is not None]
+        self._control_pool = self._cancel_pool = None
         if client is None and cluster is None:
             return
         loop = asyncio.get_running_loop()
@@ -293,7 +302,7 @@ class DaskExecutor:
             )
         except Exception:
             log.exception("closing the dask executor failed")
-        if pool is not None:
+        for pool in pools:
             pool.shutdown(wait=False)
 
     def _close_sync(self, client: Any, cluster: Any) -> None:
@@ -329,15 +338,49 @@ class DaskExecutor:
         # not started yet (or its worker unknown): every worker remembers it
         client.run(_control_on_worker, token, action, on_error="ignore")
 
-    async def _control(self, token: str, action: str, worker: str | None) -> None:
-        pool = self._control_pool
-        if pool is None:
-            return
+    async def _cancel(self, token: str, future: Any) -> None:
+        """Join this loop turn's cancel batch and wait until the workers have acted on it."""
         loop = asyncio.get_running_loop()
-        await asyncio.wait_for(
-            loop.run_in_executor(pool, self._control_sync, token, action, worker),
-            CONTROL_TIMEOUT_S,
-        )
+        self._cancel_batch[token] = future
+        if self._cancel_flush is None:
+            self._cancel_flush = loop.create_future()
+            loop.call_soon(self._flush_cancels)  # runs after every cancel of this turn
+        await asyncio.shield(self._cancel_flush)
+
+    def _flush_cancels(self) -> None:
+        batch, self._cancel_batch = self._cancel_batch, {}
+        done, self._cancel_flush = self._cancel_flush, None
+        assert done is not None
+        pool = self._cancel_pool
+        if pool is None or not batch:
+            done.set_result(None)
+            return
+
+        async def flush() -> None:
+            loop = asyncio.get_running_loop()
+            try:
+                await asyncio.wait_for(
+                    loop.run_in_executor(pool, self._cancel_sync, list(batch),
+                                         [f for f in batch.values() if f is not None]),
+                    CONTROL_TIMEOUT_S,
+                )
+            except BaseException as exc:
+                done.set_exception(exc)
+                done.exception()  # retrieved: every waiter logs it itself
+            else:
+                done.set_result(None)
+
+        self._flush_task = asyncio.ensure_future(flush())
+
+    def _cancel_sync(self, tokens: list[str], futures: list[Any]) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.run(_cancel_on_worker, tokens, on_error="ignore")
+        finally:
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
 
     def _control_soon(self, token: str, action: str, worker: str | None) -> None:
         """Fire and forget, in order (pause then resume never swap): one control thread."""
@@ -346,10 +389,6 @@ class DaskExecutor:
             return
         fut = pool.submit(self._control_sync, token, action, worker)
         fut.add_done_callback(_log_control_error)
-
-    def _cancel_future_sync(self, future: Any) -> None:
-        with contextlib.suppress(Exception):
-            future.cancel()
 
     def _forget(self, token: str) -> None:
         self._handles.pop(token, None)
@@ -550,21 +589,18 @@ class DaskScriptHandle:
         self.executor._control_soon(self.token, "resume", self._worker)
 
     async def cancel(self) -> None:
-        """Kill the child on its worker (waits for that), then cancel the Dask future."""
+        """Kill the child on its worker and cancel the Dask future; waits for the kill.
+
+        Cancels of one loop turn (a run cancelling everything) travel as one batch: each
+        worker first marks every unknown token (so a queued task freed by a kill can never
+        start its script), then kills the children it runs.
+        """
         if self._done.done():
             return
         try:
-            await self.executor._control(self.token, "cancel", self._worker)
+            await self.executor._cancel(self.token, self._future)
         except Exception as exc:
             log.warning("cancelling script %s on the cluster failed: %s", self.token, exc)
-        pool = self.executor._control_pool
-        if self._future is not None and pool is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.loop.run_in_executor(pool, self.executor._cancel_future_sync,
-                                              self._future),
-                    CONTROL_TIMEOUT_S,
-                )
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._done), CONTROL_TIMEOUT_S)
         if not self._done.done():
@@ -641,6 +677,23 @@ class _WorkerService:
             return await handle.wait()
         finally:
             self.handles.pop(token, None)
+
+    async def cancel_many(self, tokens: list[str]) -> None:
+        """Mark every token first (no await in between), then kill what runs here."""
+        running = []
+        for token in tokens:
+            handle = self.handles.get(token)
+            if handle is not None:
+                running.append(handle)
+            elif token in self.starting:
+                self.starting[token] = "cancel"
+            else:
+                self._note_pending(token, "cancel")
+        if running:
+            await asyncio.gather(
+                *(asyncio.wait_for(h.cancel(), CONTROL_TIMEOUT_S - 2) for h in running),
+                return_exceptions=True,
+            )
 
     async def control(self, token: str, action: str) -> bool:
         """Apply pause/resume/cancel; True if this worker runs (or is starting) the token."""
@@ -800,6 +853,12 @@ async def _control_on_worker(token: str, action: str) -> bool:
     """``client.run`` target (worker's loop): pause/resume/cancel a token's script."""
     service = _service()
     return bool(await asyncio.wrap_future(service.submit(service.control(token, action))))
+
+
+async def _cancel_on_worker(tokens: list[str]) -> None:
+    """``client.run`` target (worker's loop): cancel a batch of tokens' scripts."""
+    service = _service()
+    await asyncio.wrap_future(service.submit(service.cancel_many(tokens)))
 
 
 def _cleanup_on_worker(executor_id: str) -> None:
