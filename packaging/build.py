@@ -388,13 +388,15 @@ def _build(args: argparse.Namespace, out: Path) -> int:
     """The build proper (see the module docstring)."""
     t0 = time.monotonic()
     info: dict[str, object] = {"version": version(), "target": args.target}
+    os_target = {"windows": "windows", "macos": "macos"}.get(args.target, "linux")
+    # Hash the inputs *before* installing them: an edit made during the build then
+    # invalidates the stamp instead of being recorded as built.
+    key = inputs_hash(_venv_key(args.python) + os_target)
 
     py = ensure_venv(out, args.python)
     info["venv_s"] = round(time.monotonic() - t0, 1)
     icons = render_icons(py, out)
 
-    os_target = {"windows": "windows", "macos": "macos"}.get(args.target, "linux")
-    key = inputs_hash(_venv_key(args.python) + os_target)
     stamp = out / f"bundle-{os_target}.inputs"  # `bundle` and `deb` share the Linux bundle
     bundle = out / "dist" / (f"{APP}.app" if args.target == "macos" else APP)
     t1 = time.monotonic()
