@@ -255,6 +255,13 @@ class _FdWriter:
         self.fd = -1
 
 
+def _close_all(fds: tuple[int, ...], sock: socket.socket) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    sock.close()
+
+
 def _job_writers(
     loop: asyncio.AbstractEventLoop, ctl_fd: int, config: bytes, stdin_w: int, stdin_data: bytes
 ) -> tuple[_FdWriter, _FdWriter]:
@@ -509,7 +516,9 @@ class _Zygote:
             except OSError:  # that spare died meanwhile; its exit message will follow
                 sock.close()
                 continue
-            sock.close()
+            # Closing a unix socket wakes its peer: do it after start() has returned,
+            # while the child runs on another core.
+            self.loop.call_soon(sock.close)
             efut = self.exits.get(pid)
             if efut is None:  # pragma: no cover - exit already reported: it died
                 continue
@@ -1358,9 +1367,9 @@ class ScriptRunner:
             ok = True
             return handle
         finally:
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
-            ctl_c.close()
+            # Our copies of the child's ends must go (or EOF never comes) — but not on the
+            # critical path: the child needs ~1 ms before it could even exit.
+            loop.call_soon(_close_all, (in_r, out_w, err_w), ctl_c)
             if not ok:
                 for wr in writers:
                     wr.close()
