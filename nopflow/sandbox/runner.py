@@ -55,6 +55,7 @@ ENV_ALLOW = ("PATH", "HOME", "LANG", "LC_ALL")
 KILL_GRACE_S = 0.5
 DRAIN_GRACE_S = 2.0
 NPROC_HEADROOM = 1024
+MAX_SPARES = 8
 NPROC_REFRESH_S = 5.0
 MAX_STDERR_LINE = 8192
 
@@ -355,6 +356,7 @@ class _Zygote:
         self.ready: asyncio.Future[int] = self.loop.create_future()
         self.error: str | None = None
         self.replace_on_exit: set[int] = set()
+        self.supply = 2  # spares kept ready (the zygote starts with two); grows with demand
 
     async def start(self) -> None:
         kind = socket.SOCK_SEQPACKET if IS_LINUX else socket.SOCK_DGRAM
@@ -497,7 +499,11 @@ class _Zygote:
         fut: asyncio.Future[tuple[int, socket.socket]] = self.loop.create_future()
         self.spare_waiters.append(fut)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), 30)
+            pid, sock = await asyncio.wait_for(asyncio.shield(fut), 30)
+            if self.supply < MAX_SPARES:  # demand outgrew the supply: keep one more
+                self.supply += 1
+                self.replace_on_exit.add(pid)
+            return pid, sock
         except asyncio.TimeoutError as exc:
             raise SandboxError("the sandbox zygote did not answer") from exc
         except asyncio.CancelledError:
