@@ -204,20 +204,17 @@ class DaskExecutor:
         if reason is not None:
             self._error = reason
             raise ExecutorUnavailable(reason)
+        import dask.config
         from distributed import Client, LocalCluster
 
         where = self.address or "a local cluster"
         try:
             if self.address is None:
                 n = self.n_workers or max(1, min(os.cpu_count() or 1, 4))
-                self._cluster = LocalCluster(
-                    n_workers=n,
-                    threads_per_worker=self.threads_per_worker,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
+                # A worker dying mid-script fails the task at once (KilledWorker) instead of
+                # Dask re-running it elsewhere: retries are the engine's, and visible.
+                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                    self._cluster = self._local_cluster(LocalCluster, n)
                 address = self._cluster.scheduler_address
             else:
                 _check_address(self.address)
@@ -233,6 +230,11 @@ class DaskExecutor:
             verb = "start" if self.address is None else "reach the scheduler at"
             self._error = f"the dask executor could not {verb} {where}: {exc}"
             raise ExecutorUnavailable(self._error) from None
+        if self._cluster is not None:
+            # Ctrl+C in a terminal reaches the whole process group: our own workers must
+            # leave it to us (the run is cancelled, then the cluster closed).
+            with contextlib.suppress(Exception):
+                client.run(_ignore_sigint_on_worker, on_error="ignore")
         # subscribe before the first submit: both go down the same ordered stream
         client.subscribe_topic(self._topic, self._on_event)
         self._client = client
@@ -242,6 +244,16 @@ class DaskExecutor:
         )
         self._cancel_pool = concurrent.futures.ThreadPoolExecutor(
             4, thread_name_prefix="nopflow-dask-cancel"
+        )
+
+    def _local_cluster(self, cls: Any, n: int) -> Any:
+        return cls(
+            n_workers=n,
+            threads_per_worker=self.threads_per_worker,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
         )
 
     # ---- events from workers (client IO thread)
@@ -624,8 +636,16 @@ class _WorkerService:
     """
 
     def __init__(self) -> None:
+        import multiprocessing.util
+
+        from nopflow.sandbox import runner as sandbox_runner
+
         self.loop = asyncio.new_event_loop()
         self.runner: Any = None
+        # Nanny workers leave through multiprocessing, which skips atexit but runs its own
+        # finalizers: kill our script children and zygotes however the worker goes down.
+        multiprocessing.util.Finalize(None, sandbox_runner._kill_everything_at_exit,
+                                      exitpriority=100)
         self.handles: dict[str, Any] = {}
         self.starting: dict[str, str | None] = {}  # token -> control received while starting
         self.pending: dict[str, tuple[str, float]] = {}  # token -> (action, when)
@@ -678,6 +698,13 @@ class _WorkerService:
         finally:
             self.handles.pop(token, None)
 
+    async def shutdown(self) -> None:
+        """The worker is closing: kill every script child and the zygote now."""
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(runner.aclose(), 10)
+
     async def cancel_many(self, tokens: list[str]) -> None:
         """Mark every token first (no await in between), then kill what runs here."""
         running = []
@@ -720,12 +747,31 @@ _SERVICE: _WorkerService | None = None
 _SERVICE_LOCK = threading.Lock()
 
 
-def _service() -> _WorkerService:
+def _service(worker: Any = None) -> _WorkerService:
     global _SERVICE
     with _SERVICE_LOCK:
         if _SERVICE is None:
             _SERVICE = _WorkerService()
+        if worker is not None and "nopflow-sandbox" not in worker.extensions:
+            worker.extensions["nopflow-sandbox"] = _WorkerCloser(_SERVICE)
         return _SERVICE
+
+
+class _WorkerCloser:
+    """A worker extension: ``Worker.close`` calls ``close()``, which ends our children.
+
+    Without it, a worker told to close (or interrupted) would wait in its thread pool for
+    the scripts to reach their timeouts.
+    """
+
+    def __init__(self, service: _WorkerService) -> None:
+        self.service = service
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                asyncio.wrap_future(self.service.submit(self.service.shutdown())), 12
+            )
 
 
 def _scratch_base(executor_id: str) -> Path:
@@ -830,7 +876,7 @@ def run_script_task(token: str, topic: str, job: dict[str, Any]) -> dict[str, An
         return {"ok": False, "error": str(exc), "error_type": "SandboxError",
                 "stderr_tail": "", "lines": 0, "streamed": 0, "worker": address}
     publish({"k": token, "e": "start", "w": address})
-    service = _service()
+    service = _service(worker)
     result = service.submit(service.run(token, spec, on_line)).result()
     output_json = json.dumps(result.output, ensure_ascii=False) if result.ok else None
     return {
@@ -859,6 +905,14 @@ async def _cancel_on_worker(tokens: list[str]) -> None:
     """``client.run`` target (worker's loop): cancel a batch of tokens' scripts."""
     service = _service()
     await asyncio.wrap_future(service.submit(service.cancel_many(tokens)))
+
+
+def _ignore_sigint_on_worker() -> None:
+    """``client.run`` target (the worker's main thread): leave Ctrl+C to the client."""
+    import signal
+
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _cleanup_on_worker(executor_id: str) -> None:
