@@ -424,9 +424,7 @@ class _Zygote:
                 efut = self.exits.pop(pid, None)
                 if efut is not None and not efut.done():
                     efut.set_result(_Exit.from_status(int(obj["status"])))
-                if pid in self.replace_on_exit:
-                    self.replace_on_exit.discard(pid)
-                    self._ask_spare()
+                self.job_done(pid)
                 for i, (spid, ssock) in enumerate(self.spares):  # an idle spare died
                     if spid == pid:
                         del self.spares[i]
@@ -441,6 +439,12 @@ class _Zygote:
                         w.set_exception(SandboxError(f"cannot start a script: {self.error}"))
             elif op == "ready" and not self.ready.done():
                 self.ready.set_result(int(obj["pid"]))
+
+    def job_done(self, pid: int) -> None:
+        """A job ended (its own report or the zygote's): fork its replacement spare now."""
+        if pid in self.replace_on_exit:
+            self.replace_on_exit.discard(pid)
+            self._ask_spare()
 
     def _add_spare(self, pid: int, fd: int) -> None:
         os.set_inheritable(fd, False)  # SCM_RIGHTS fds arrive without O_CLOEXEC
@@ -775,6 +779,7 @@ class ScriptHandle:
         remove_temp: bool,
         on_stderr_line: Callable[[str], None] | None,
         started: float,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.runner = runner
@@ -784,6 +789,7 @@ class ScriptHandle:
         self._remove_temp = remove_temp
         self._on_stderr_line = on_stderr_line
         self._started = started
+        self._on_exit = on_exit
         self._paused_at: float | None = None
         self._paused_total = 0.0
         self._state = asyncio.Event()
@@ -977,6 +983,8 @@ class ScriptHandle:
                 exit_ = _Exit(None, None)
             end = self.loop.time()
             self._exit = exit_
+            if self._on_exit is not None:
+                self._on_exit()
             self._exited = True
             if self._escalation is not None:
                 self._escalation.cancel()
@@ -1365,6 +1373,7 @@ class ScriptRunner:
                 ctl_fd=ctl_fd,
                 writers=writers,
                 exit_waiter=lambda: efut,
+                on_exit=lambda: z.job_done(pid),
                 temp_dir=temp,
                 remove_temp=remove_temp,
                 on_stderr_line=on_stderr_line,
