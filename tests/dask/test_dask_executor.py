@@ -412,3 +412,11 @@ async def test_cancel_reaches_queued_tasks_too(scheduler: str, tmp_path: Path) -
         await asyncio.to_thread(client.close)
     assert all(v == [] for v in live.values()), live
     assert all(not v for v in tasks.values()), tasks
+
+
+def test_scaleout_benchmark_smoke() -> None:
+    """The benchmark still runs end to end (figures are not asserted: shared CI machines)."""
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "dask_scaleout.py"),
+                           "--smoke"], capture_output=True, text=True, timeout=120, env=_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "dask 2 worker x 1 thread" in proc.stdout and "no-op/node" in proc.stdout
