@@ -108,8 +108,18 @@ def _fmt_bytes(n: int) -> str:
 
 
 def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(OSError):
+    """Signal a job's process group — or just its leader if the group does not exist yet.
+
+    A spare is announced right after its fork and makes itself a session leader a moment
+    later; a signal sent in between must still reach it.
+    """
+    try:
         os.killpg(pgid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(OSError):
+            os.kill(pgid, sig)
+    except OSError:
+        pass
 
 
 def _base_env() -> dict[str, str]:
@@ -1222,6 +1232,9 @@ class ScriptRunner:
         try:
             z = _Zygote(prefix, key or sys.executable)
             await z.start()
+            if self._closed:  # aclose() ran while this zygote was starting
+                await z.close()
+                raise SandboxError("the script runner is closed")
             self._zygotes[key] = z
             fut.set_result(z)
             return z
@@ -1331,6 +1344,8 @@ class ScriptRunner:
                 shutil.rmtree(temp, ignore_errors=True)
             raise
         self._live.add(handle)
+        if self._closed:  # aclose() ran while this one was starting: it must not survive
+            handle._kill("cancelled", hard=True)
         return handle
 
     async def _start_zygote(
@@ -1362,6 +1377,8 @@ class ScriptRunner:
                     pid, efut = await z.spawn(child_fds)
                     break
                 except _ZygoteDied:
+                    if self._closed:
+                        raise SandboxError("the script runner is closed") from None
                     if attempt == 1:
                         raise SandboxError("the sandbox zygote keeps dying") from None
             handle = ScriptHandle(

@@ -736,3 +736,17 @@ async def test_process_budget_reaches_the_child(runner: ScriptRunner, project: P
     code = "import json, resource\nprint(json.dumps(resource.getrlimit(resource.RLIMIT_NPROC)))"
     r = await run(runner, project, code)
     assert r.ok and r.output == [expected, expected]
+
+
+async def test_aclose_during_concurrent_starts(project: Path) -> None:
+    """Starts racing with aclose() either run and get cancelled, or are refused — and no
+    zygote is left behind."""
+    r0 = ScriptRunner()
+    spec = ScriptSpec(project_dir=project, code="import time\ntime.sleep(5)")
+    starts = [asyncio.ensure_future(r0.run(spec)) for _ in range(6)]
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(r0.aclose(), 10)
+    done = await asyncio.wait_for(asyncio.gather(*starts, return_exceptions=True), 10)
+    for res in done:
+        assert isinstance(res, SandboxError) or res.error == "cancelled", res
+    assert r0.zygote_pid is None
