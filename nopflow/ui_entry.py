@@ -21,6 +21,7 @@ def parse_editor_args(argv: Sequence[str]) -> str | None:
     parser.add_argument("file", nargs="?")
     parser.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--screenshot", help=argparse.SUPPRESS)
+    parser.add_argument("--run-before-screenshot", action="store_true", help=argparse.SUPPRESS)
     try:
         args, unknown = parser.parse_known_args(list(argv))
     except SystemExit:
@@ -31,5 +32,6 @@ def parse_editor_args(argv: Sequence[str]) -> str | None:
     if args.file and not os.path.exists(args.file):
         print(f"nopflow: {args.file}: no such file", file=sys.stderr)
         return None
-    EDITOR_OPTIONS.update(quit_after=args.quit_after, screenshot=args.screenshot)
+    EDITOR_OPTIONS.update(quit_after=args.quit_after, screenshot=args.screenshot,
+                          run_before_screenshot=args.run_before_screenshot)
     return args.file or ""

@@ -2,11 +2,17 @@
 
 Honours the hidden editor options (`ui_entry.EDITOR_OPTIONS`): `quit_after` closes
 cleanly after N seconds; `screenshot` saves a PNG of the window once it has painted, then
-quits. Neither ever blocks the event loop.
+quits; `run_before_screenshot` first runs the workflow to its end (README picture).
+Neither ever blocks the event loop.
+
+The Qt event loop is driven by qasync's `QEventLoop`, so the engine's asyncio runs (live
+runs, sandboxed scripts) share the GUI thread's loop (DESIGN.md §1). At exit any run still
+going is cancelled and awaited, so no script process outlives the app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -54,12 +60,37 @@ def take_screenshot(win: MainWindow, path: str) -> bool:
 
 def run_editor(file: str | None) -> int:
     """Run the editor until its window closes; returns the exit code."""
+    import qasync
+
+    from nopflow.ui.live.errors import install_excepthook
     from nopflow.ui_entry import EDITOR_OPTIONS
 
+    install_excepthook()
     app = make_app()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        with loop:
+            code = loop.run_until_complete(_editor_main(app, file, EDITOR_OPTIONS))
+            # a run still going (quit from a timer, the session ending): cancel, await
+            from nopflow.ui.main_window import active_windows
+
+            for w in active_windows():
+                if w.live.busy:
+                    loop.run_until_complete(w.live.aclose())
+    finally:
+        asyncio.set_event_loop(None)
+    return code
+
+
+async def _editor_main(app: QApplication, file: str | None, options: dict[str, object]) -> int:
+    """Open the window and wait until the application quits (inside qasync's loop)."""
+    quitting = asyncio.Event()
+    app.aboutToQuit.connect(quitting.set)
     win = open_window(file)
-    shot = EDITOR_OPTIONS.get("screenshot")
-    quit_after = EDITOR_OPTIONS.get("quit_after")
+    shot = options.get("screenshot")
+    quit_after = options.get("quit_after")
+    run_first = bool(options.get("run_before_screenshot"))
 
     def finish() -> None:
         win.shutdown()
@@ -72,7 +103,25 @@ def run_editor(file: str | None) -> int:
             print(f"screenshot {'saved to' if ok else 'FAILED for'} {shot}", file=sys.stderr)
             finish()
 
-        QTimer.singleShot(1200, grab)  # after show, layout, validation and first paint
+        if run_first:
+            async def run_then_grab() -> None:
+                await asyncio.sleep(0.5)
+                win.live.start()
+                while win.live.task is not None and not win.live.task.done():
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)
+                win.scene.clearSelection()
+                err = next((n for n, it in win.scene.nodes.items() if it.state == "error"), None)
+                if err is not None:  # show what a failed node looks like when inspected
+                    win.scene.select_only([win.scene.nodes[err]])
+                await asyncio.sleep(0.3)
+                grab()
+
+            task = asyncio.ensure_future(run_then_grab())
+            task.add_done_callback(lambda _t: None)
+        else:
+            QTimer.singleShot(1200, grab)  # after show, layout, validation and first paint
     elif isinstance(quit_after, (int, float)):
         QTimer.singleShot(int(quit_after * 1000), finish)
-    return app.exec()
+    await quitting.wait()
+    return 0

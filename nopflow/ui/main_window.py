@@ -134,6 +134,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.view.zoomChanged.connect(lambda _z: self._update_zoom_label())
         self._update_zoom_label()
+        from nopflow.ui.live.run_controller import LiveRunController
+
+        #: live runs: run controls, canvas colours, history and run details docks
+        self.live = LiveRunController(self)
         self._restore_layout()
         self._update_title()
         self.validator.schedule()
@@ -443,6 +447,9 @@ class MainWindow(QMainWindow):
         return answer == "discard"
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.live.allow_close():  # a run is going on: asked, cancelling, closes after
+            event.ignore()
+            return
         if not self.maybe_save():
             event.ignore()
             return
@@ -451,6 +458,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Clean close: keep the layout, drop the autosave copy, finish background work."""
+        self.live.shutdown()
         self._save_layout()
         self.validator.wait(3000)
         self.autosaver.discard()

@@ -7,8 +7,10 @@ of edges costs one `drawPath` each.
 
 from __future__ import annotations
 
+from functools import cache
+
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QPainterPath, QPainterPathStroker
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsSceneHoverEvent,
@@ -16,10 +18,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nopflow.ui.theme import canvas_theme
+from nopflow.ui.theme import STATE_COLORS, canvas_theme
 
 #: below this scale edges are drawn as straight lines
 LOD_LINE = 0.15
+
+
+@cache
+def _live_pen() -> QPen:
+    """The pen of an edge that carried data: the success colour, a bit wider."""
+    pen = QPen(QColor(STATE_COLORS["success"]), 2.6)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    return pen
 
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
@@ -42,7 +52,8 @@ class EdgeItem(QGraphicsItem):
         self._p1 = self._p2 = QPointF()
         self._shape: QPainterPath | None = None
         self._bounds = QRectF()
-        self.live: bool | None = None  # later: highlight edges taken during a run
+        #: True while/after data went along this edge in the run shown (the live-run view)
+        self.live: bool | None = None
         self.hovered = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)  # only the edge under the cursor gets these
@@ -55,6 +66,12 @@ class EdgeItem(QGraphicsItem):
     def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         self.hovered = False
         self.update()
+
+    def set_live(self, live: bool | None) -> None:
+        """Light the edge up (it carried data in the run shown) or back to normal."""
+        if live != self.live:
+            self.live = live
+            self.update()
 
     def set_ends(self, p1: QPointF, p2: QPointF) -> None:
         """Recompute the curve for new endpoint positions."""
@@ -85,7 +102,12 @@ class EdgeItem(QGraphicsItem):
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod >= 0.4)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(th.pens["edge_selected" if self.isSelected() or self.hovered else "edge"])
+        if self.isSelected() or self.hovered:
+            painter.setPen(th.pens["edge_selected"])
+        elif self.live:
+            painter.setPen(_live_pen())
+        else:
+            painter.setPen(th.pens["edge"])
         if lod < LOD_LINE:  # a few pixels long: a straight line reads the same, far cheaper
             painter.drawLine(self._p1, self._p2)
         else:

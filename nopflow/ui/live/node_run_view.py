@@ -1,0 +1,289 @@
+"""Per-node inspection of a run: state and timings, error, traceback, stderr, inputs, outputs.
+
+It shows one node of either the live run (a `NodeRecord` the engine keeps updating) or a
+kept run (a history `NodeRunRecord`); both are turned into one `NodeView` so the widget
+does not care where the data came from. Values are shown as a JSON tree with a Copy
+button (the whole value as pretty JSON) and a context menu (copy one branch).
+
+Why lazy: a node's output can be a large JSON document; the tree only builds children
+of a branch when it is expanded, and caps each level, so selecting a node stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nopflow.ui.items.node_item import STATE_LABELS
+from nopflow.ui.theme import STATE_COLORS, icon
+
+#: children shown per branch before a "… n more" row
+MAX_CHILDREN = 500
+_VALUE_ROLE = Qt.ItemDataRole.UserRole
+_LOADED_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _fmt_time(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value).strftime("%H:%M:%S.%f")[:-3]
+    text = str(value)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone()
+        return dt.strftime("%H:%M:%S.%f")[:-3]
+    except ValueError:
+        return text
+
+
+@dataclass
+class NodeView:
+    """What the panel shows about one node, from a live record or a kept one."""
+
+    node_id: str
+    title: str = ""
+    state: str | None = None
+    attempts: int = 0
+    started: str = "—"
+    ended: str = "—"
+    duration_ms: int | None = None
+    inputs: Any = None
+    output: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    log: list[str] = field(default_factory=list)
+    source: str = "live"
+
+    @classmethod
+    def from_live(cls, rec: Any) -> NodeView:
+        """From the engine's `NodeRecord` (read on the GUI thread, which owns the loop)."""
+        lines = list(rec.logs)
+        if not lines and rec.stderr_tail:
+            lines = rec.stderr_tail.splitlines()
+        return cls(
+            node_id=rec.node_id, title=rec.title, state=rec.state.value, attempts=rec.attempt,
+            started=_fmt_time(rec.started_at), ended=_fmt_time(rec.ended_at),
+            duration_ms=rec.duration_ms, inputs=rec.inputs, output=rec.output,
+            error=rec.error, error_type=rec.error_type, traceback=rec.traceback,
+            log=lines, source="live",
+        )
+
+    @classmethod
+    def from_history(cls, node_id: str, title: str, rec: Any, run_label: str) -> NodeView:
+        """From a kept run's `NodeRunRecord`."""
+        return cls(
+            node_id=node_id, title=title, state=rec.status, attempts=rec.attempts,
+            started=_fmt_time(rec.started_at), ended=_fmt_time(rec.ended_at),
+            duration_ms=rec.duration_ms, inputs=rec.inputs, output=rec.output,
+            error=rec.error, error_type=rec.error_type, traceback=rec.traceback,
+            log=(rec.stderr_tail or "").splitlines(), source=run_label,
+        )
+
+
+def _summary(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{{…}} {len(value)} key{'s' if len(value) != 1 else ''}"
+    if isinstance(value, list):
+        return f"[…] {len(value)} item{'s' if len(value) != 1 else ''}"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+class JsonTree(QTreeWidget):
+    """A JSON value as an expandable key/value tree; children are built on expand."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setColumnCount(2)
+        self.setHeaderLabels(["Key", "Value"])
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.setMinimumHeight(90)
+        self.value: Any = None
+        self.itemExpanded.connect(self._load_children)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` (top level expanded)."""
+        self.value = value
+        self.clear()
+        if isinstance(value, (dict, list)):
+            self._add_children(self.invisibleRootItem(), value)
+        elif value is not None:
+            self._make(self.invisibleRootItem(), "value", value)
+        self.resizeColumnToContents(0)
+
+    def _make(self, parent: QTreeWidgetItem, key: str, value: Any) -> QTreeWidgetItem:
+        item = QTreeWidgetItem(parent, [key, _summary(value)])
+        item.setData(0, _VALUE_ROLE, value)
+        if isinstance(value, (dict, list)) and value:
+            item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+        return item
+
+    def _add_children(self, parent: QTreeWidgetItem, value: Any) -> None:
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        n = 0
+        for key, child in pairs:
+            if n >= MAX_CHILDREN:
+                QTreeWidgetItem(parent, ["…", f"{len(value) - n} more (use Copy)"])
+                break
+            self._make(parent, str(key) if isinstance(value, dict) else f"[{key}]", child)
+            n += 1
+        parent.setData(0, _LOADED_ROLE, True)
+
+    def _load_children(self, item: QTreeWidgetItem) -> None:
+        if item.data(0, _LOADED_ROLE):
+            return
+        value = item.data(0, _VALUE_ROLE)
+        if isinstance(value, (dict, list)):
+            self._add_children(item, value)
+
+    def copy_text(self, item: QTreeWidgetItem | None = None) -> str:
+        """The value (or one branch) as pretty JSON, and put it on the clipboard."""
+        value = self.value if item is None else item.data(0, _VALUE_ROLE)
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        QGuiApplication.clipboard().setText(text)
+        return text
+
+    def _menu(self, pos: Any) -> None:
+        item = self.itemAt(pos)
+        menu = QMenu(self)
+        if item is not None:
+            menu.addAction("Copy this value").triggered.connect(lambda: self.copy_text(item))
+        menu.addAction("Copy all as JSON").triggered.connect(lambda: self.copy_text())
+        menu.exec(self.viewport().mapToGlobal(pos))
+
+
+class _ValueBox(QGroupBox):
+    """A titled JSON tree with a Copy button."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.tree = JsonTree(self)
+        self.copy_button = QPushButton("Copy", self)
+        self.copy_button.setToolTip("Copy the whole value as JSON")
+        self.copy_button.clicked.connect(lambda: self.tree.copy_text())
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.copy_button)
+        lay.addLayout(top)
+        lay.addWidget(self.tree)
+
+
+class NodeRunView(QScrollArea):
+    """The run details of the selected node (or a hint when there is nothing to show)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        body = QWidget(self)
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(8, 8, 8, 8)
+        self.header = QLabel(body)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.timings = QLabel(body)
+        self.timings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error = QLabel(body)
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet(f"color: {STATE_COLORS['error']}; font-weight: 600;")
+        self.traceback_box = QGroupBox("Traceback", body)
+        self.traceback = self._text(self.traceback_box)
+        self.log_box = QGroupBox("Log (stderr)", body)
+        self.log = self._text(self.log_box)
+        self.log.setMaximumBlockCount(2000)
+        self.inputs = _ValueBox("Inputs", body)
+        self.outputs = _ValueBox("Output", body)
+        for w in (self.header, self.timings, self.error, self.traceback_box, self.log_box,
+                  self.outputs, self.inputs):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        self.setWidget(body)
+        self.current: NodeView | None = None
+        self.show_view(None)
+
+    @staticmethod
+    def _text(box: QGroupBox) -> QPlainTextEdit:
+        edit = QPlainTextEdit(box)
+        edit.setReadOnly(True)
+        edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        edit.setMinimumHeight(80)
+        font = edit.font()
+        font.setFamily("monospace")
+        font.setStyleHint(font.StyleHint.Monospace)
+        edit.setFont(font)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(edit)
+        return edit
+
+    def show_view(self, view: NodeView | None, hint: str = "") -> None:
+        """Show one node's run data; None shows ``hint`` (or a default one)."""
+        self.current = view
+        has = view is not None
+        for w in (self.timings, self.inputs, self.outputs, self.log_box):
+            w.setVisible(has)
+        if view is None:
+            self.header.setText(hint or "Select a node to see its run: inputs, output, log, "
+                                        "error and timings.")
+            self.error.hide()
+            self.traceback_box.hide()
+            return
+        state = view.state or "pending"
+        color = STATE_COLORS.get(state, "#888")
+        label = STATE_LABELS.get(state, state)
+        title = view.title if view.title and view.title != view.node_id else ""
+        self.header.setText(
+            f"<b>{view.node_id}</b> {('— ' + title) if title else ''}<br>"
+            f"<span style='color:{color}; font-weight:600'>● {label}</span>"
+            f"{f' · attempt {view.attempts}' if view.attempts > 1 else ''}"
+            f" <span style='color:gray'>({view.source})</span>")
+        dur = f"{view.duration_ms / 1000:.3f} s" if view.duration_ms is not None else "—"
+        self.timings.setText(f"Started {view.started} · ended {view.ended} · took {dur}")
+        self.error.setVisible(bool(view.error))
+        self.error.setText(view.error or "")
+        self.traceback_box.setVisible(bool(view.traceback))
+        self.traceback.setPlainText(view.traceback or "")
+        self.log.setPlainText("\n".join(view.log))
+        self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
+        self.inputs.tree.set_value(view.inputs)
+        self.outputs.tree.set_value(view.output)
+        self.outputs.setTitle("Output" if state != "error" else "Output (none: it failed)")
+
+    def append_log(self, node_id: str, lines: list[str]) -> None:
+        """Live stderr lines of the shown node (others are ignored)."""
+        if self.current is not None and self.current.node_id == node_id and lines:
+            self.current.log.extend(lines)
+            self.log.appendPlainText("\n".join(lines))
+
+
+def state_icon(state: str | None) -> Any:
+    """The badge icon of a node or run state (runs map onto node states)."""
+    mapping = {"completed": "success", "failed": "error", "paused": "pending"}
+    name = mapping.get(state or "", state or "pending")
+    return icon(f"state-{name}")

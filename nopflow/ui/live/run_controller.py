@@ -1,0 +1,632 @@
+"""Drives live runs from the editor window: Run / Pause-Resume / Cancel and what they show.
+
+One controller per `MainWindow`. It
+
+* enables the run actions only when they apply (Run: a workflow with nodes and no run in
+  progress; Pause/Resume and Cancel: while a run is in progress);
+* asks for run inputs when the workflow declares them (remembered per workflow);
+* compiles off the GUI thread; problems go to the Problems list and nothing runs;
+* runs `engine.Run` on qasync's loop — the same object the CLI uses — and records it in
+  history with the same `HistoryRecorder`;
+* listens only through its `RunBridge` (batched per frame) and paints node states, lit
+  edges, progress and elapsed time, and stderr lines into the Output log;
+* makes the canvas read-only during a run with a banner that says so (edits apply to
+  nothing mid-run: the engine runs the snapshot taken at Run; blocking them avoids a
+  canvas that no longer matches what is running);
+* shows a past run from the History dock on the canvas, and "Back to live" restores the
+  current one;
+* on window close during a run asks, cancels, waits until the child processes are gone
+  and the run is in history, then closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nopflow.engine.compiler import CompileError, compile_workflow
+from nopflow.engine.events import NodeRetryScheduled, NodeStateChanged, RunFinished
+from nopflow.storage.history import HistoryRecorder, HistoryStore, RunRecord
+from nopflow.storage.locations import scratch_project_dir
+from nopflow.ui.items.node_item import NodeItem
+from nopflow.ui.items.note_item import NoteItem
+from nopflow.ui.live import errors, run_inputs_dialog
+from nopflow.ui.live.bridge import RunBridge
+from nopflow.ui.live.errors import guarded
+from nopflow.ui.live.history_panel import HistoryPanel, fmt_duration, fmt_start
+from nopflow.ui.live.node_run_view import NodeRunView, NodeView
+from nopflow.ui.theme import STATE_COLORS
+
+if TYPE_CHECKING:
+    from nopflow.engine.runner import Run
+    from nopflow.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+#: node states after which an incoming edge counts as having carried data
+_STARTED = frozenset({"running", "success", "error"})
+
+
+def ask_cancel_run(parent: QWidget | None) -> bool:
+    """Closing during a run: True to cancel it and close (tests replace this)."""
+    answer = QMessageBox.question(
+        parent, "A run is in progress",
+        "The workflow is still running. Cancel the run and close?\n\n"
+        "Running scripts are stopped and the run is kept in history as cancelled.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class RunBanner(QFrame):
+    """The strip above the canvas that says a run is going on (and the canvas is locked)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runBanner")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.button = QPushButton(self)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 4, 6, 4)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.button)
+        self.hide()
+
+    def show_text(self, text: str, color: str, button: str) -> None:
+        """Show ``text`` on a tinted strip with one action button."""
+        self.setStyleSheet(
+            f"#runBanner {{ background: {color}22; border-bottom: 2px solid {color}; }}")
+        self.label.setText(text)
+        self.button.setText(button)
+        self.show()
+
+
+class ReadOnlyGuard(QObject):
+    """Event filter that keeps the canvas viewable but not editable during a run.
+
+    Allowed: selecting (to inspect nodes), panning, zooming, rubber-band selection.
+    Swallowed: dragging nodes, dragging links from ports, double-click quick-add,
+    context menus, Tab quick-add and drops.
+    """
+
+    def __init__(self, win: MainWindow) -> None:
+        super().__init__(win)
+        self.win = win
+        self.active = False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if not self.active:
+            return False
+        t = event.type()
+        if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop,
+                 QEvent.Type.ContextMenu, QEvent.Type.MouseButtonDblClick):
+            return True
+        if t == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab:  # type: ignore[attr-defined]
+            return True
+        if t == QEvent.Type.MouseButtonPress and obj is self.win.view.viewport():
+            return self._press(event)
+        return False
+
+    def _press(self, event: Any) -> bool:
+        view = self.win.view
+        if event.button() != Qt.MouseButton.LeftButton or getattr(view, "_space", False):
+            return False  # panning stays free
+        pos = event.position().toPoint()
+        scene = self.win.scene
+        if scene.port_at(view.mapToScene(pos)) is not None:
+            return True  # no new links
+        item = next((it for it in view.items(pos)
+                     if isinstance(it, (NodeItem, NoteItem)) or hasattr(it, "edge_id")), None)
+        if item is None:
+            return False  # rubber band selection is harmless
+        if event.modifiers() & (Qt.KeyboardModifier.ControlModifier
+                                | Qt.KeyboardModifier.ShiftModifier):
+            item.setSelected(not item.isSelected())
+        else:
+            scene.select_only([item])
+        return True  # selected, but never dragged
+
+
+class LiveRunController(QObject):
+    """Run controls, live colouring, history view and node inspection for one window."""
+
+    def __init__(self, win: MainWindow) -> None:
+        super().__init__(win)
+        self.win = win
+        self.bridge = RunBridge(self)
+        self.run: Run | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.viewing: RunRecord | None = None
+        self.busy = False
+        self.paused = False
+        self._close_after = False
+        self._t_start = 0.0
+        self._progress = (0, 0)
+        self._store_factory = HistoryStore
+
+        # -- run actions
+        acts = win.run_actions
+        acts["run"].triggered.connect(self.start)
+        acts["pause"].triggered.connect(self.toggle_pause)
+        acts["cancel"].triggered.connect(self.cancel)
+        acts["run"].setStatusTip("Run the workflow on the canvas (F5)")
+        acts["pause"].setStatusTip("Pause or resume the run (F6)")
+        acts["cancel"].setStatusTip("Cancel the run: running scripts are stopped (Shift+F5)")
+        self._edit_actions = [win.act_new, win.act_open, win.act_cut, win.act_paste,
+                              win.act_duplicate, win.act_delete, win.act_quick_add, win.act_note,
+                              win.act_undo, win.act_redo]
+
+        # -- canvas with the banner above it
+        view = win.takeCentralWidget()
+        box = QWidget(win)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.banner = RunBanner(box)
+        self.banner.button.clicked.connect(self._banner_clicked)
+        lay.addWidget(self.banner)
+        lay.addWidget(view)
+        win.setCentralWidget(box)
+        box.setFocusProxy(view)  # the canvas, not a dock, gets the keyboard first
+        win.setFocusProxy(view)
+        self.guard = ReadOnlyGuard(win)
+        win.view.installEventFilter(self.guard)
+        win.view.viewport().installEventFilter(self.guard)
+
+        # -- docks: run details (beside the inspector) and history (under the palette)
+        self.node_view = NodeRunView(win)
+        self.details_dock = win._dock("run_details", "Run details", self.node_view,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        win.tabifyDockWidget(win.inspector_dock, self.details_dock)
+        win.inspector_dock.raise_()
+        self.history = HistoryPanel(lambda: self._store_factory(), win)
+        self.history_dock = win._dock("run_history", "Run history", self.history,
+                                      Qt.DockWidgetArea.LeftDockWidgetArea)
+        win.splitDockWidget(win.palette_dock, self.history_dock, Qt.Orientation.Vertical)
+        self.history.runSelected.connect(self.show_past_run)
+        self.history.liveRequested.connect(self.back_to_live)
+        self.history.message.connect(lambda m: win.statusBar().showMessage(m, 6000))
+        self.history_dock.visibilityChanged.connect(self._history_visible)
+        for menu_action in win.menuBar().actions():
+            if menu_action.text() == "&Run" and menu_action.menu() is not None:
+                menu = menu_action.menu()
+                menu.addSeparator()
+                menu.addAction(self.history_dock.toggleViewAction())
+                menu.addAction(self.details_dock.toggleViewAction())
+
+        # -- status bar
+        self.status_label = QLabel(win)
+        win.statusBar().insertPermanentWidget(0, self.status_label)
+        self._clock = QTimer(self)
+        self._clock.setInterval(200)
+        self._clock.timeout.connect(self._update_status)
+
+        # -- bridge → view
+        self.bridge.nodeEvents.connect(self._on_node_events)
+        self.bridge.logLines.connect(self._on_logs)
+        self.bridge.progressChanged.connect(self._on_progress)
+        self.bridge.pausedChanged.connect(self._on_paused)
+        self.bridge.runFinished.connect(self._on_finished)
+        self.bridge.failed.connect(self.show_error)
+        self._remove_sink = errors.add_sink(self.show_error)
+
+        self._select_timer = QTimer(self)
+        self._select_timer.setSingleShot(True)
+        self._select_timer.setInterval(0)
+        self._select_timer.timeout.connect(self._show_selected)
+        win.scene.selectionChanged.connect(self._select_timer.start)
+        win.doc.reset.connect(self._on_reset)
+        win.doc.changed.connect(self._update_actions)
+        self.history.set_workflow(win.doc.header.id)
+        self._update_actions()
+
+    # ------------------------------------------------------------------ actions
+
+    def _update_actions(self) -> None:
+        acts = self.win.run_actions
+        acts["run"].setEnabled(not self.busy and bool(self.win.doc.nodes))
+        acts["pause"].setEnabled(self.busy and self.run is not None)
+        acts["cancel"].setEnabled(self.busy and self.run is not None)
+        acts["pause"].setText("&Resume" if self.paused else "&Pause")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.guard.active = busy
+        self.win.palette.setEnabled(not busy)
+        self.win.inspector.setEnabled(not busy)
+        self.win.view.setAcceptDrops(not busy)
+        self.win.recent_menu.setEnabled(not busy)
+        for a in self._edit_actions:
+            if busy:
+                a.setEnabled(False)
+        if not busy:
+            for a in (self.win.act_new, self.win.act_open, self.win.act_cut, self.win.act_paste,
+                      self.win.act_duplicate, self.win.act_delete, self.win.act_quick_add,
+                      self.win.act_note):
+                a.setEnabled(True)
+            self.win.act_undo.setEnabled(self.win.undo.canUndo())
+            self.win.act_redo.setEnabled(self.win.undo.canRedo())
+        if not busy:
+            self.paused = False
+        self._update_actions()
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        if self.busy:
+            if self.paused:
+                self.banner.show_text(
+                    "⏸ Run paused — the canvas is read-only until the run ends. "
+                    "Resume with F6.", STATE_COLORS["cancelled"], "Cancel run")
+            else:
+                self.banner.show_text(
+                    "▶ Run in progress — the canvas is read-only until it finishes "
+                    "(select nodes to inspect them).", STATE_COLORS["running"], "Cancel run")
+        elif self.viewing is not None:
+            rec = self.viewing
+            self.banner.show_text(
+                f"Showing the past run of {fmt_start(rec.started_at)} ({rec.status}, "
+                f"{fmt_duration(rec.duration_ms)}).", STATE_COLORS["pending"], "Back to live")
+        else:
+            self.banner.hide()
+
+    @guarded("banner")
+    def _banner_clicked(self) -> None:
+        if self.busy:
+            self.cancel()
+        else:
+            self.history.back_to_live()
+
+    # ------------------------------------------------------------------ controls
+
+    @guarded("run")
+    def start(self) -> None:
+        """Run ▸ Run (F5): run what is on the canvas (saved or not)."""
+        if self.busy or not self.win.doc.nodes:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.show_error("Cannot run: the editor's asyncio loop (qasync) is not running")
+            return
+        wf = self.win.doc.snapshot()
+        values: dict[str, Any] = {}
+        if wf.inputs:
+            from nopflow.ui.main_window import app_settings
+
+            settings = app_settings()
+            remembered = run_inputs_dialog.load_remembered(settings, wf)
+            answer = run_inputs_dialog.ask_run_inputs(self.win, wf, remembered)
+            if answer is None:
+                return
+            run_inputs_dialog.remember(settings, wf, answer)
+            values = answer
+        project_dir = Path(self.win.path).resolve().parent if self.win.path else None
+        self._set_busy(True)
+        self.task = loop.create_task(self._execute(wf, values, project_dir))
+
+    @guarded("pause")
+    def toggle_pause(self) -> None:
+        """Run ▸ Pause / Resume (F6)."""
+        if self.run is None or not self.busy:
+            return
+        if self.run.state.value == "paused":
+            self.run.resume()
+        else:
+            self.run.pause()
+
+    @guarded("cancel")
+    def cancel(self) -> None:
+        """Run ▸ Cancel (Shift+F5): running scripts are killed, the run is kept as cancelled."""
+        if self.run is not None and self.busy:
+            self.run.cancel()
+            self.win.statusBar().showMessage("Cancelling the run…", 3000)
+
+    async def _execute(self, wf: Any, values: dict[str, Any], project_dir: Path | None) -> None:
+        from nopflow.engine.runner import Run
+
+        loop = asyncio.get_running_loop()
+        run: Run | None = None
+        recorder: HistoryRecorder | None = None
+        try:
+            try:
+                plan = await loop.run_in_executor(None, compile_workflow, wf, project_dir)
+            except CompileError as exc:
+                self._compile_failed(exc)
+                return
+            if project_dir is None:
+                project_dir = await loop.run_in_executor(None, scratch_project_dir, wf.id)
+            run = Run(plan, inputs=values, project_dir=project_dir)
+            self.run = run
+            self.bridge.attach(run)
+            recorder = HistoryRecorder(run, self._store_factory())
+            self._begin(run)
+            await run.execute()
+        except Exception as exc:
+            errors.report_exception(exc, "run")
+        finally:
+            with contextlib.suppress(Exception):
+                self.bridge.flush()
+            self.bridge.detach()
+            if recorder is not None:
+                await recorder.wait()
+                if recorder.error:
+                    self.show_error(recorder.error)
+            self._clock.stop()
+            self._set_busy(False)
+            self._update_status()
+            self.history.refresh()
+            if self._close_after:
+                QTimer.singleShot(0, self.win.close)
+
+    def _compile_failed(self, exc: CompileError) -> None:
+        self.win._show_problems(exc.problems)
+        self.win.log_dock.show()
+        self.win.log_tabs.setCurrentIndex(0)
+        n = len(exc.problems)
+        self.win.statusBar().showMessage(
+            f"Not run: the workflow has {n} problem{'s' if n != 1 else ''} (see Problems)", 8000)
+
+    def _begin(self, run: Run) -> None:
+        """A run starts: fresh colours, everything pending, banner, clock."""
+        self.viewing = None
+        self.history.tree.clearSelection()
+        scene = self.win.scene
+        scene.clear_states()
+        for item in scene.edges.values():
+            item.set_live(None)
+        for nid in run.nodes:
+            scene.set_node_state(nid, "pending")
+        self._t_start = time.monotonic()
+        self._progress = (0, len(run.nodes))
+        self._clock.start()
+        self._update_actions()
+        self._update_status()
+        self._update_banner()
+        self.win.output.appendPlainText(
+            f"── run {run.id[:8]} of “{run.workflow.name}” started "
+            f"{time.strftime('%H:%M:%S')} ──")
+        self.details_dock.raise_()
+        self._show_selected()
+
+    # ------------------------------------------------------------------ bridge slots
+
+    @guarded("live view")
+    def _on_node_events(self, events: list[Any]) -> None:
+        last: dict[str, NodeStateChanged] = {}
+        out: list[str] = []
+        for ev in events:
+            if isinstance(ev, NodeRetryScheduled):
+                err = f": {ev.error.splitlines()[0]}" if ev.error else ""
+                out.append(f"↻ {ev.node_id}: retry (attempt {ev.attempt}) in "
+                           f"{ev.delay_s:.2f} s{err}")
+                continue
+            last[ev.node_id] = ev
+            if ev.state == "error" and ev.error:
+                out.append(f"✗ {ev.node_id}: {ev.error}")
+        if out:
+            self.win.output.appendPlainText("\n".join(out))
+        if self.viewing is None:
+            scene = self.win.scene
+            now = time.time()
+            for nid, ev in last.items():
+                if ev.state == "running":
+                    elapsed = now - ev.started_at if ev.started_at else 0.0
+                else:
+                    elapsed = ev.duration_ms / 1000 if ev.duration_ms is not None else None
+                scene.set_node_state(nid, ev.state, elapsed=elapsed, attempt=ev.attempt,
+                                     error=ev.error)
+            self._light_edges(last)
+        cur = self.node_view.current
+        if cur is not None and cur.node_id in last and self.viewing is None:
+            self._show_selected()
+
+    def _light_edges(self, changed: dict[str, Any]) -> None:
+        """Edges into nodes that started, from sources that produced data, light up."""
+        if self.run is None:
+            return
+        doc, scene, nodes = self.win.doc, self.win.scene, self.run.nodes
+        for nid, ev in changed.items():
+            if ev.state not in _STARTED:
+                continue
+            for eid in doc.in_edges(nid):
+                e = doc.edges.get(eid)
+                item = scene.edges.get(eid)
+                if e is None or item is None or item.live:
+                    continue
+                src = nodes.get(e.source)
+                if src is not None and src.state.value in ("success", "running"):
+                    item.set_live(True)
+
+    @guarded("live log")
+    def _on_logs(self, logs: dict[str, list[str]]) -> None:
+        self.win.output.appendPlainText(
+            "\n".join(f"{nid} | {line}" for nid, lines in logs.items() for line in lines))
+        if self.viewing is None:
+            for nid, lines in logs.items():
+                self.node_view.append_log(nid, lines)
+
+    @guarded("live progress")
+    def _on_progress(self, done: int, total: int) -> None:
+        self._progress = (done, total)
+
+    @guarded("live pause")
+    def _on_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.win.output.appendPlainText("‖ paused" if paused else "▶ resumed")
+        self._update_actions()
+        self._update_banner()
+        self._update_status()
+
+    @guarded("live finish")
+    def _on_finished(self, ev: RunFinished) -> None:
+        self.paused = False
+        text = f"Run {ev.status} in {ev.duration_ms / 1000:.2f} s"
+        if ev.error:
+            text += f" — {ev.error.splitlines()[0]}"
+        self.win.output.appendPlainText(f"── {text} ──")
+        self.win.statusBar().showMessage(text, 10000)
+
+    def _update_status(self) -> None:
+        run = self.run
+        if run is None:
+            self.status_label.setText("")
+            return
+        done, total = self._progress
+        if self.busy:
+            elapsed = time.monotonic() - self._t_start
+            state = "paused" if self.paused else "running"
+            self.status_label.setText(f"{state} {done}/{total} · {elapsed:.1f} s")
+        else:
+            dur = run.duration_s or 0.0
+            self.status_label.setText(f"{run.state.value} {done}/{total} · {dur:.1f} s")
+
+    # ------------------------------------------------------------------ inspection
+
+    @guarded("run details")
+    def _show_selected(self) -> None:
+        if self.win.scene is None:
+            return
+        nodes = [it.node_id for it in self.win.scene.selectedItems()
+                 if isinstance(it, NodeItem)]
+        if len(nodes) != 1:
+            self.node_view.show_view(None)
+            return
+        nid = nodes[0]
+        if self.viewing is not None:
+            rec = self.viewing.nodes.get(nid)
+            title = self.win.doc.nodes[nid].label if nid in self.win.doc.nodes else nid
+            if rec is None:
+                self.node_view.show_view(None, f"{nid} was not part of this run.")
+            else:
+                self.node_view.show_view(NodeView.from_history(
+                    nid, title, rec, f"run of {fmt_start(self.viewing.started_at)}"))
+            return
+        if self.run is not None and nid in self.run.nodes:
+            self.node_view.show_view(NodeView.from_live(self.run.nodes[nid]))
+        else:
+            self.node_view.show_view(None, f"{nid} has not run yet.")
+
+    # ------------------------------------------------------------------ history
+
+    def _history_visible(self, visible: bool) -> None:
+        if visible:
+            self.history.refresh()
+
+    @guarded("history view")
+    def show_past_run(self, rec: RunRecord) -> None:
+        """Recolour the canvas to a kept run and inspect its nodes."""
+        self.viewing = rec
+        self.apply_states({nid: (n.status, n.duration_ms, n.attempts, n.error)
+                           for nid, n in rec.nodes.items()})
+        self._update_banner()
+        self._show_selected()
+        self.details_dock.raise_()
+
+    @guarded("history view")
+    def back_to_live(self) -> None:
+        """Show the current (or last) live run again, or no states when there is none."""
+        if self.viewing is None:
+            return
+        self.viewing = None
+        if self.run is not None:
+            self.apply_states({nid: (r.state.value, r.duration_ms, r.attempt, r.error)
+                               for nid, r in self.run.nodes.items()})
+        else:
+            self.apply_states({})
+        self._update_banner()
+        self._show_selected()
+
+    def apply_states(self, states: dict[str, tuple[str, int | None, int, str | None]]) -> None:
+        """Paint a whole run's node states (and lit edges) at once."""
+        scene = self.win.scene
+        scene.clear_states()
+        now = time.time()
+        for nid, (state, dur, attempt, error) in states.items():
+            if state == "running" and self.run is not None and nid in self.run.nodes:
+                started = self.run.nodes[nid].started_at
+                elapsed = now - started if started else None
+            else:
+                elapsed = dur / 1000 if dur is not None else None
+            scene.set_node_state(nid, state, elapsed=elapsed, attempt=attempt, error=error)
+        doc = self.win.doc
+        for eid, item in scene.edges.items():
+            e = doc.edges.get(eid)
+            live = False
+            if e is not None:
+                src = states.get(e.source)
+                dst = states.get(e.target)
+                live = (src is not None and dst is not None and src[0] in ("success", "running")
+                        and dst[0] in _STARTED)
+            item.set_live(True if live else None)
+
+    # ------------------------------------------------------------------ window
+
+    def _on_reset(self) -> None:
+        """Another workflow was opened: forget the past run view and follow its history."""
+        if not self.busy:
+            self.run = None
+            self._progress = (0, 0)
+            self._update_status()
+        self.viewing = None
+        self._update_banner()
+        self.history.set_workflow(self.win.doc.header.id)
+        self.node_view.show_view(None)
+        self._update_actions()
+
+    def show_error(self, text: str) -> None:
+        """An error line in the status bar and the Output log (never a crash)."""
+        self.win.statusBar().showMessage(text, 10000)
+        self.win.output.appendPlainText(text)
+
+    def allow_close(self) -> bool:
+        """closeEvent hook: False keeps the window (a run is still being cancelled)."""
+        if not self.busy:
+            return True
+        if not self._close_after:
+            if not ask_cancel_run(self.win):
+                return False
+            self._close_after = True
+            self.win.statusBar().showMessage("Cancelling the run before closing…")
+        self.cancel()
+        return False
+
+    def shutdown(self) -> None:
+        """The window goes away: stop timers and stop reporting errors to it."""
+        self._clock.stop()
+        self._remove_sink()
+        if self.run is not None and self.busy:
+            self.run.cancel()
+
+    async def aclose(self) -> None:
+        """Cancel a run in progress and wait until it is fully cleaned up (app exit)."""
+        if self.run is not None and self.busy:
+            self.run.cancel()
+        task = self.task
+        if task is not None and not task.done():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(task), 15)
+
+
+def dock_of(widget: QWidget) -> QDockWidget | None:
+    """The dock a widget sits in (tests use it to show panels)."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QDockWidget):
+        parent = parent.parentWidget()
+    return parent

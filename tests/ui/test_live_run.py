@@ -1,0 +1,474 @@
+"""Live runs in the real window: real workflows, real Python blocks, on qasync's loop.
+
+Every wait is bounded (`qtbot.waitUntil` with a timeout); every test that spawns script
+processes checks that they are gone at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+qasync = pytest.importorskip("qasync")
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from nopflow.model import Workflow, save_workflow  # noqa: E402
+from nopflow.storage.history import HistoryStore  # noqa: E402
+from nopflow.ui.live import history_panel, run_controller, run_inputs_dialog  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 30_000
+
+PID_THEN_SLEEP = (
+    "import os, sys, time, json\n"
+    "print('pid', os.getpid(), file=sys.stderr, flush=True)\n"
+    "time.sleep({seconds})\n"
+    "print(json.dumps({{'slept': {seconds}}}))\n"
+)
+
+
+@pytest.fixture
+def aloop(qapp):  # type: ignore[no-untyped-def]
+    """qasync's loop on pytest-qt's QApplication, 'running' while Qt processes events.
+
+    Teardown never calls ``loop.stop()``: that calls ``QApplication.exit()``, which would
+    leave Qt's quit flag set for the rest of the session. The loop's worker threads are a
+    plain executor that is shut down here instead.
+    """
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    executor = ThreadPoolExecutor(4, thread_name_prefix="test-loop")
+    loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    yield loop
+    from nopflow.ui.main_window import active_windows
+
+    for w in active_windows():  # a failed test may leave a run going: end it properly
+        w.live.cancel()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    deadline = time.monotonic() + 10
+    while any(not t.done() for t in pending) and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.01)
+    for t in pending:
+        t.cancel()
+    deadline = time.monotonic() + 10
+    while any(not t.done() for t in pending) and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.01)
+    executor.shutdown(wait=True)
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture(autouse=True)
+def _never_block_on_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modal question at teardown would hang the suite: answer 'cancel and close'."""
+    monkeypatch.setattr(run_controller, "ask_cancel_run", lambda parent: True)
+
+
+def workflow(nodes: list[dict[str, Any]], edges: list[tuple[str, str]], **extra: Any) -> Workflow:
+    """start + nodes, laid out left to right; edges as (source[.port], target)."""
+    all_nodes = [{"id": "start", "type": "start", "position": [0, 0]}]
+    for i, n in enumerate(nodes):
+        all_nodes.append({"position": [260 * (i + 1), 120 * (i % 2)], **n})
+    return Workflow.model_validate({
+        "name": extra.pop("name", "Live test"),
+        "nodes": all_nodes,
+        "edges": [{"id": f"e{i}", "source": s.split(".")[0],
+                   "source_port": s.split(".")[1] if "." in s else "out", "target": t}
+                  for i, (s, t) in enumerate(edges)],
+        **extra,
+    })
+
+
+def open_saved(window, tmp_path: Path, wf: Workflow) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "live.nopflow.json"
+    save_workflow(wf, path)
+    assert window.open_file(str(path), ask=False)
+    return path
+
+
+def click_toolbar(window, name: str, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Press a run action's toolbar button, as a user would."""
+    from PySide6.QtWidgets import QToolBar
+
+    act = window.run_actions[name]
+    tb = window.findChild(QToolBar, "toolbar_main")
+    button = tb.widgetForAction(act)
+    assert button is not None and button.isEnabled(), f"{name} button not enabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def wait_idle(window, qtbot, timeout: int = RUN_TIMEOUT) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: not window.live.busy and window.live.task is not None
+                    and window.live.task.done(), timeout=timeout)
+
+
+def wait_pid(window, qtbot, node_id: str) -> int:  # type: ignore[no-untyped-def]
+    """The script's pid, read from its live stderr line in the Output log."""
+    found: list[int] = []
+
+    def seen() -> bool:
+        for line in window.output.toPlainText().splitlines():
+            if line.startswith(f"{node_id} | pid "):
+                found.append(int(line.split()[-1]))
+                return True
+        return False
+
+    qtbot.waitUntil(seen, timeout=RUN_TIMEOUT)
+    return found[0]
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter in /proc/<pid>/stat (R, S, T, Z…), None when the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()[0]
+
+
+def gone(pid: int) -> bool:
+    return proc_state(pid) in (None, "Z", "X")
+
+
+@pytest.fixture
+def record_states(window):  # type: ignore[no-untyped-def]
+    """Every state the canvas was asked to show, per node, in order."""
+    seen: dict[str, list[str | None]] = {}
+    original = window.scene.set_node_state
+
+    def spy(node_id: str, state: str | None, **kw: Any) -> None:
+        seen.setdefault(node_id, []).append(state)
+        original(node_id, state, **kw)
+
+    window.scene.set_node_state = spy
+    return seen
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def test_run_from_toolbar_goes_through_states(window, qtbot, aloop, tmp_path, record_states):
+    wf = workflow(
+        [{"id": "calc", "type": "python",
+          "config": {"code": "import json,sys\nd=json.load(sys.stdin)\n"
+                             "print('working', file=sys.stderr)\nprint(json.dumps({'n': 21*2}))"}},
+         {"id": "out", "type": "output", "config": {"values": {"n": "{{ $prev.n }}"}}}],
+        [("start", "calc"), ("calc", "out")])
+    open_saved(window, tmp_path, wf)
+    assert window.run_actions["run"].isEnabled()
+    assert not window.run_actions["pause"].isEnabled()
+    assert not window.run_actions["cancel"].isEnabled()
+    bridged: dict[str, list[str]] = {}
+    window.live.bridge.nodeEvents.connect(
+        lambda evs: [bridged.setdefault(e.node_id, []).append(e.state) for e in evs
+                     if hasattr(e, "state")])
+    finished: list[Any] = []
+    window.live.bridge.runFinished.connect(finished.append)
+
+    click_toolbar(window, "run", qtbot)
+    assert window.live.busy and not window.run_actions["run"].isEnabled()  # no double start
+    wait_idle(window, qtbot)
+
+    assert finished and finished[0].status == "completed"
+    for nid in ("start", "calc", "out"):
+        assert bridged[nid] == ["running", "success"], nid
+        assert record_states[nid][0] == "pending"
+        assert record_states[nid][-1] == "success"
+        assert window.scene.nodes[nid].state == "success"
+    assert "running" in record_states["calc"]
+    assert all(item.live for item in window.scene.edges.values())
+    assert window.live.run.outputs == {"n": 42}
+    assert "calc | working" in window.output.toPlainText()
+    assert "completed 3/3" in window.live.status_label.text()
+    assert not window.live.banner.isVisible()
+    assert window.run_actions["run"].isEnabled() and not window.run_actions["cancel"].isEnabled()
+    # inspect: the node's output tree, input, and log
+    window.scene.select_only([window.scene.nodes["calc"]])
+    qtbot.waitUntil(lambda: window.live.node_view.current is not None, timeout=3000)
+    view = window.live.node_view
+    assert view.current.output == {"n": 42} and view.current.log == ["working"]
+    assert view.outputs.tree.topLevelItem(0).text(0) == "n"
+    assert json.loads(view.outputs.tree.copy_text()) == {"n": 42}
+    # recorded like the CLI does
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    assert HistoryStore().list_runs(wf.id)[0].status == "completed"
+
+
+def test_pause_stops_the_script_process_and_resume_continues(window, qtbot, aloop, tmp_path):
+    wf = workflow([{"id": "slow", "type": "python",
+                    "config": {"code": PID_THEN_SLEEP.format(seconds=1.0), "timeout_s": 20}}],
+                  [("start", "slow")])
+    open_saved(window, tmp_path, wf)
+    click_toolbar(window, "run", qtbot)
+    pid = wait_pid(window, qtbot, "slow")
+    assert window.run_actions["cancel"].isEnabled() and not window.run_actions["run"].isEnabled()
+    assert window.live.banner.isVisible() and "read-only" in window.live.banner.label.text()
+    assert window.scene.nodes["slow"].state == "running"
+    t0 = time.monotonic()
+    click_toolbar(window, "pause", qtbot)
+    qtbot.waitUntil(lambda: proc_state(pid) == "T", timeout=5000)
+    qtbot.waitUntil(lambda: window.live.paused, timeout=3000)
+    assert window.run_actions["pause"].text() == "&Resume"
+    assert "paused" in window.live.banner.label.text().lower()
+    assert "paused" in window.live.status_label.text()
+    qtbot.wait(1200)
+    assert proc_state(pid) == "T"  # still stopped: nothing ran meanwhile
+    click_toolbar(window, "pause", qtbot)
+    qtbot.waitUntil(lambda: proc_state(pid) not in ("T", None), timeout=5000)
+    wait_idle(window, qtbot)
+    elapsed = time.monotonic() - t0
+    assert window.live.run.state.value == "completed"
+    assert window.scene.nodes["slow"].state == "success"
+    assert elapsed >= 1.2  # the pause really held the script
+    assert gone(pid)
+
+
+def test_cancel_kills_the_child_and_is_kept_as_cancelled(window, qtbot, aloop, tmp_path):
+    wf = workflow([{"id": "slow", "type": "python",
+                    "config": {"code": PID_THEN_SLEEP.format(seconds=30), "timeout_s": 60}},
+                   {"id": "after", "type": "output", "config": {"values": {}}}],
+                  [("start", "slow"), ("slow", "after")])
+    open_saved(window, tmp_path, wf)
+    click_toolbar(window, "run", qtbot)
+    pid = wait_pid(window, qtbot, "slow")
+    assert window.scene.nodes["slow"].state == "running"
+    assert not gone(pid)
+    QTest.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # Shift+F5
+    wait_idle(window, qtbot, timeout=15_000)
+    assert window.live.run.state.value == "cancelled"
+    qtbot.waitUntil(lambda: gone(pid), timeout=5000)
+    assert window.scene.nodes["slow"].state == "cancelled"
+    assert window.scene.nodes["after"].state == "cancelled"
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    assert window.live.history.runs[0].status == "cancelled"
+
+
+def test_close_during_run_asks_then_cancels_and_leaves_no_child(
+        window, qtbot, aloop, tmp_path, monkeypatch):
+    wf = workflow([{"id": "slow", "type": "python",
+                    "config": {"code": PID_THEN_SLEEP.format(seconds=30), "timeout_s": 60}}],
+                  [("start", "slow")])
+    open_saved(window, tmp_path, wf)
+    answers = [False, True]
+    asked: list[bool] = []
+
+    def ask(parent):  # type: ignore[no-untyped-def]
+        asked.append(True)
+        return answers[len(asked) - 1]
+
+    monkeypatch.setattr(run_controller, "ask_cancel_run", ask)
+    window.run_actions["run"].trigger()  # F5's action
+    pid = wait_pid(window, qtbot, "slow")
+    window.close()  # "No": nothing happens
+    assert asked == [True] and window.isVisible() and window.live.busy
+    assert not gone(pid)
+    window.close()  # "Yes": cancel, wait, close
+    assert asked == [True, True]
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=15_000)
+    assert gone(pid) or (qtbot.waitUntil(lambda: gone(pid), timeout=5000) or True)
+    assert gone(pid)
+    assert window.live.run.state.value == "cancelled"
+    runs = HistoryStore().list_runs(wf.id)
+    assert runs and runs[0].status == "cancelled"
+
+
+def test_history_shows_cli_runs_and_recolours_the_canvas(
+        window, qtbot, aloop, tmp_path, monkeypatch):
+    wf = workflow(
+        [{"id": "good", "type": "python", "config": {"code": "print('{\"ok\": 1}')"}},
+         {"id": "bad", "type": "python",
+          "config": {"code": "import sys\nprint('about to fail', file=sys.stderr)\nx = 1 / 0"}},
+         {"id": "after", "type": "output", "config": {"values": {}}}],
+        [("start", "good"), ("start", "bad"), ("bad", "after")],
+        settings={"error_mode": "skip-branch"})
+    path = open_saved(window, tmp_path, wf)
+    # a run from the command line lands in the same store
+    proc = subprocess.run([sys.executable, "-m", "nopflow", "run", str(path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert proc.returncode == 1, proc.stderr
+    window.live.history_dock.show()
+    window.live.history.refresh()
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    tree = window.live.history.tree
+    assert tree.topLevelItem(0).text(2) == "2 ok, 1 failed"
+
+    window.live.history.select_run(0)
+    scene = window.scene
+    assert scene.nodes["good"].state == "success"
+    assert scene.nodes["bad"].state == "error"
+    assert scene.nodes["after"].state == "skipped"
+    assert "ZeroDivisionError" in (scene.nodes["bad"].error or "")
+    assert window.live.banner.isVisible() and "past run" in window.live.banner.label.text()
+    scene.select_only([scene.nodes["bad"]])
+    qtbot.waitUntil(lambda: window.live.node_view.current is not None
+                    and window.live.node_view.current.node_id == "bad", timeout=3000)
+    view = window.live.node_view
+    assert "ZeroDivisionError" in view.error.text()
+    assert "ZeroDivisionError" in view.traceback.toPlainText()
+    assert "about to fail" in view.log.toPlainText()
+
+    # export (atomic JSON) and back to live
+    target = tmp_path / "export.json"
+    monkeypatch.setattr(history_panel, "ask_export_path", lambda parent, s: str(target))
+    window.live.history.export_selected()
+    qtbot.waitUntil(target.exists, timeout=5000)
+    assert json.loads(target.read_text())["nodes"]["bad"]["status"] == "error"
+    window.live.history.back_to_live()
+    assert scene.nodes["bad"].state is None and not window.live.banner.isVisible()
+
+    # a GUI run comes first, newest first; then delete it
+    window.run_actions["run"].trigger()
+    wait_idle(window, qtbot)
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 2, timeout=5000)
+    assert window.live.history.runs[0].run_id == window.live.run.id
+    window.live.history.select_run(0)
+    window.live.history.delete_selected()
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    assert window.live.history.runs[0].run_id != window.live.run.id
+
+
+def test_history_opens_a_big_run_quickly(window, qtbot, aloop):
+    """Selecting a kept 1,000-node run recolours the canvas in a few milliseconds."""
+    from nopflow.storage.history import NodeRunRecord, RunRecord
+
+    n = 1000
+    wf = Workflow.model_validate({
+        "name": "Big", "nodes": [{"id": f"n{i}", "type": "delay", "config": {"seconds": 0},
+                                  "position": [(i % 40) * 240, (i // 40) * 120]}
+                                 for i in range(n)],
+        "edges": [{"id": f"e{i}", "source": f"n{i - 1}", "target": f"n{i}"}
+                  for i in range(1, n)]})
+    window.set_workflow(wf, None)
+    rec = RunRecord(run_id="r1", workflow_id=wf.id, workflow_name="Big", status="failed",
+                    started_at="2026-01-01T00:00:00.000Z", duration_ms=1234,
+                    nodes={f"n{i}": NodeRunRecord(status="error" if i == 500 else "success",
+                                                  duration_ms=1) for i in range(n)})
+    HistoryStore().record(rec)
+    window.live.history.refresh()
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    best = 1e9
+    for _ in range(3):
+        window.live.history.back_to_live()
+        t0 = time.perf_counter()
+        window.live.history.select_run(0)
+        best = min(best, time.perf_counter() - t0)
+    assert window.scene.nodes["n500"].state == "error"
+    assert best < 0.25  # generous for CI; benchmarks/live_updates.py reports the real figure
+
+
+# ---------------------------------------------------------------------- starting
+
+
+def test_run_inputs_are_asked_and_remembered(window, qtbot, aloop, tmp_path, monkeypatch):
+    wf = workflow([{"id": "out", "type": "output",
+                    "config": {"values": {"n": "{{ $input.n }}", "who": "{{ $input.who }}"}}}],
+                  [("start", "out")], inputs={"n": {"default": 2}, "who": "world"})
+    open_saved(window, tmp_path, wf)
+    asked: list[dict[str, Any]] = []
+    answers: list[dict[str, Any] | None] = [None, {"n": 5, "who": "you"}]
+
+    def ask(parent, workflow, remembered):  # type: ignore[no-untyped-def]
+        asked.append(dict(remembered))
+        return answers[len(asked) - 1] if len(asked) <= len(answers) else remembered
+
+    monkeypatch.setattr(run_inputs_dialog, "ask_run_inputs", ask)
+    window.run_actions["run"].trigger()
+    assert asked == [{}] and not window.live.busy  # cancelled the form: nothing runs
+    window.run_actions["run"].trigger()
+    wait_idle(window, qtbot)
+    assert window.live.run.outputs == {"n": 5, "who": "you"}
+    window.run_actions["run"].trigger()
+    assert asked[2] == {"n": 5, "who": "you"}  # remembered per workflow
+    wait_idle(window, qtbot)
+
+
+def test_the_form_shows_defaults_and_reads_values_like_the_cli(qtbot):
+    wf = workflow([], [], inputs={"n": {"default": 2}, "tags": {"default": ["a"]},
+                                  "key": {"default": "", "secret": True}})
+    dlg = run_inputs_dialog.RunInputsDialog(wf, {"n": 7})
+    qtbot.addWidget(dlg)
+    assert dlg.edits["n"].text() == "7" and dlg.edits["tags"].text() == '["a"]'
+    assert dlg.edits["key"].echoMode() == dlg.edits["key"].EchoMode.Password
+    dlg.edits["tags"].setText("plain text")
+    assert dlg.values() == {"n": 7, "tags": "plain text", "key": None}
+
+
+def test_compile_problems_are_listed_and_nothing_runs(window, qtbot, aloop, tmp_path):
+    wf = workflow([{"id": "calc", "type": "python", "config": {"code": "print(1)"}}], [])
+    open_saved(window, tmp_path, wf)
+    window.run_actions["run"].trigger()
+    qtbot.waitUntil(lambda: window.live.task is not None and window.live.task.done(),
+                    timeout=10_000)
+    assert window.live.run is None and not window.live.busy
+    assert window.problems.topLevelItemCount() >= 1
+    assert "Not run" in window.statusBar().currentMessage()
+    assert window.run_actions["run"].isEnabled()
+    assert HistoryStore().list_runs(wf.id) == []
+
+
+def test_an_unsaved_workflow_runs_in_its_scratch_folder(window, qtbot, aloop):
+    from nopflow.storage.locations import scratch_project_dir
+
+    wf = workflow([{"id": "calc", "type": "python",
+                    "config": {"code": "import os, json\nprint(json.dumps(os.getcwd()))"}}],
+                  [("start", "calc")])
+    window.set_workflow(wf, None)
+    window.run_actions["run"].trigger()
+    wait_idle(window, qtbot)
+    run = window.live.run
+    assert run.state.value == "completed"
+    assert Path(run.nodes["calc"].output).resolve() == scratch_project_dir(wf.id).resolve()
+
+
+def test_canvas_is_read_only_during_a_run(window, qtbot, aloop, tmp_path):
+    wf = workflow([{"id": "slow", "type": "python",
+                    "config": {"code": PID_THEN_SLEEP.format(seconds=30), "timeout_s": 60}}],
+                  [("start", "slow")])
+    open_saved(window, tmp_path, wf)
+    window.run_actions["run"].trigger()
+    pid = wait_pid(window, qtbot, "slow")
+    assert not window.act_delete.isEnabled() and not window.act_paste.isEnabled()
+    assert not window.palette.isEnabled() and not window.act_open.isEnabled()
+    item = window.scene.nodes["slow"]
+    before = item.pos()
+    vp = window.view.viewport()
+    start = window.view.mapFromScene(item.pos() + item.boundingRect().center() / 2)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(vp, start + QPoint(80, 60))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       start + QPoint(80, 60))
+    assert item.isSelected()  # inspection still works
+    assert item.pos() == before and window.doc.nodes["slow"].position == (before.x(), before.y())
+    assert window.undo.count() == 0
+    window.live.cancel()
+    wait_idle(window, qtbot, timeout=15_000)
+    qtbot.waitUntil(lambda: gone(pid), timeout=5000)
+    assert window.act_delete.isEnabled() and window.palette.isEnabled()
+
+
+def test_a_failing_panel_is_reported_and_the_run_goes_on(window, qtbot, aloop, tmp_path,
+                                                         monkeypatch):
+    wf = workflow([{"id": "a", "type": "delay", "config": {"seconds": 0}}], [("start", "a")])
+    open_saved(window, tmp_path, wf)
+
+    def broken(*_a: Any, **_k: Any) -> None:
+        raise RuntimeError("panel exploded")
+
+    monkeypatch.setattr(window.live, "_light_edges", broken)
+    window.run_actions["run"].trigger()
+    wait_idle(window, qtbot)
+    assert window.live.run.state.value == "completed"
+    assert "panel exploded" in window.output.toPlainText()
