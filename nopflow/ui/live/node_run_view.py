@@ -207,6 +207,7 @@ class NodeRunView(QScrollArea):
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.timings = QLabel(body)
+        self.timings.setWordWrap(True)
         self.timings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error = QLabel(body)
         self.error.setWordWrap(True)

@@ -403,6 +403,7 @@ class LiveRunController(QObject):
             f"── run {run.id[:8]} of “{run.workflow.name}” started "
             f"{time.strftime('%H:%M:%S')} ──")
         self.details_dock.raise_()
+        self.win.log_tabs.setCurrentWidget(self.win.output)
         self._show_selected()
 
     # ------------------------------------------------------------------ bridge slots
