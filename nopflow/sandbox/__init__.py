@@ -19,17 +19,20 @@ pre-forked, pre-warmed spare children; a job's stdin/stdout/stderr/control fds a
 to a spare over a unix socket (SCM_RIGHTS), the spare confines itself (session, rlimits,
 Landlock, audit hook, env, cwd) and runs the code.  The runner reads the pipes with
 ``loop.add_reader``, so it works on any selector loop, qasync's included.
+
+Modules (one job each): ``spec`` (ScriptSpec/ScriptResult), ``paths`` (path checks,
+SandboxError), ``interpreters`` (which Python, validation), ``procs`` (env allow-list,
+group signals, exit status), ``fdio`` (non-blocking pipe I/O), ``zygote`` / ``pool``
+(backends), ``handle`` (one running script), ``messages`` (exit -> user-facing error),
+``nproc`` / ``tempdirs`` (per-run budgets and temp dirs), ``runner`` (ScriptRunner),
+``bootstrap`` (the child side: one stdlib-only file, deliberately not split).
 """
 
+from nopflow.sandbox.handle import ScriptHandle
+from nopflow.sandbox.interpreters import avalidate_interpreter, validate_interpreter
 from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside
-from nopflow.sandbox.runner import (
-    ScriptHandle,
-    ScriptResult,
-    ScriptRunner,
-    ScriptSpec,
-    avalidate_interpreter,
-    validate_interpreter,
-)
+from nopflow.sandbox.runner import ScriptRunner
+from nopflow.sandbox.spec import ScriptResult, ScriptSpec
 
 __all__ = [
     "SandboxError",

@@ -1,0 +1,103 @@
+"""Child-process primitives shared by every backend: platform flags, the environment
+allow-list, signalling a process group, waiting for a child without blocking the loop,
+and a normalised exit status.
+
+One place for these so the zygote client, the pool and the handle agree on how a job's
+group is signalled and how an exit is represented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+IS_LINUX = sys.platform.startswith("linux")
+IS_POSIX = os.name == "posix"
+ENV_ALLOW = ("PATH", "HOME", "LANG", "LC_ALL")
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    """Signal a job's process group — or just its leader if the group does not exist yet.
+
+    A spare is announced right after its fork and makes itself a session leader a moment
+    later; a signal sent in between must still reach it.
+    """
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(OSError):
+            os.kill(pgid, sig)
+    except OSError:
+        pass
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+    env.setdefault("PATH", os.defpath)
+    return env
+
+
+async def _wait_popen(popen: subprocess.Popen[bytes], *, kill_group: bool) -> int:
+    """Wait for a direct child without blocking the loop; return its wait-style code.
+
+    With `kill_group`, the child's process group is SIGKILLed while the child is still a
+    zombie (so its pgid cannot have been reused) — stragglers die with the job.
+    """
+    loop = asyncio.get_running_loop()
+    pfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pfd = os.pidfd_open(popen.pid)
+        except OSError:
+            pfd = None
+    if pfd is not None:
+        fut: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(pfd, _set_done, fut)
+        try:
+            await fut
+        finally:
+            loop.remove_reader(pfd)
+            os.close(pfd)
+        if kill_group:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            _killpg(popen.pid, signal.SIGKILL)
+        while popen.poll() is None:  # pragma: no cover - pidfd said it exited
+            await asyncio.sleep(0.005)
+    else:
+        delay = 0.002
+        while popen.poll() is None:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        if kill_group:
+            _killpg(popen.pid, signal.SIGKILL)
+    return popen.returncode
+
+
+def _set_done(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _Exit:
+    """Normalised exit: `code` for a normal exit, `signal` if killed, both None = unknown."""
+
+    __slots__ = ("code", "signal")
+
+    def __init__(self, code: int | None, sig: int | None) -> None:
+        self.code = code
+        self.signal = sig
+
+    @classmethod
+    def from_status(cls, status: int) -> _Exit:
+        if os.WIFSIGNALED(status):
+            return cls(None, os.WTERMSIG(status))
+        return cls(os.WEXITSTATUS(status), None)
+
+    @classmethod
+    def from_returncode(cls, rc: int) -> _Exit:
+        return cls(None, -rc) if rc < 0 else cls(rc, None)
