@@ -23,6 +23,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -30,8 +31,6 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import tempfile  # noqa: E402
 
 _tmp = tempfile.mkdtemp(prefix="nopflow-bench-")
 os.environ.setdefault("NOPFLOW_DATA_DIR", str(Path(_tmp) / "data"))
