@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from nopflow.engine.events import (  # noqa: E402
+from nopflow.engine.events import (
     EventBus,
     NodeLog,
     NodeStateChanged,
@@ -20,8 +20,8 @@ from nopflow.engine.events import (  # noqa: E402
     RunResumed,
     RunStarted,
 )
-from nopflow.ui.live import errors  # noqa: E402
-from nopflow.ui.live.bridge import RunBridge  # noqa: E402
+from nopflow.ui.live import errors
+from nopflow.ui.live.bridge import RunBridge
 
 
 class FakeRun:

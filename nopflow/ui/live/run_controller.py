@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -91,8 +92,10 @@ class RunBanner(QFrame):
 
     def show_text(self, text: str, color: str, button: str) -> None:
         """Show ``text`` on a tinted strip with one action button."""
+        c = QColor(color)
+        tint = f"rgba({c.red()}, {c.green()}, {c.blue()}, 40)"  # (#RRGGBBAA reads as ARGB)
         self.setStyleSheet(
-            f"#runBanner {{ background: {color}22; border-bottom: 2px solid {color}; }}")
+            f"#runBanner {{ background: {tint}; border-bottom: 2px solid {color}; }}")
         self.label.setText(text)
         self.button.setText(button)
         self.show()
@@ -272,7 +275,7 @@ class LiveRunController(QObject):
         if self.busy:
             if self.paused:
                 self.banner.show_text(
-                    "⏸ Run paused — the canvas is read-only until the run ends. "
+                    "‖ Run paused — the canvas is read-only until the run ends. "
                     "Resume with F6.", STATE_COLORS["cancelled"], "Cancel run")
             else:
                 self.banner.show_text(
