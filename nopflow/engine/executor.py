@@ -10,12 +10,16 @@ a message naming the extra instead of crashing.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from nopflow.engine.context import NodeFailure
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,29 @@ class LocalExecutor:
 
     def __init__(self) -> None:
         self._runner: Any = None
+        self._warming: asyncio.Task[None] | None = None
+        self._closing = False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first script starts the sandbox itself
+        # Fire and forget: start the sandbox's zygote now, so the first script does not
+        # pay for it (~60-100 ms). A failure is logged; the first script then retries.
+        self._warming = loop.create_task(self._warm_up())
+
+    async def _warm_up(self) -> None:
+        if self._closing:  # closed before this task first ran
+            return
+        try:
+            sandbox = self._sandbox()
+            if self._runner is None:
+                self._runner = sandbox.ScriptRunner()
+            await self._runner.warm_up()
+        except Exception as exc:
+            if self._runner is None:  # closed meanwhile: nothing to warm any more
+                log.debug("sandbox warm-up skipped: %s", exc)
+            else:
+                log.warning("sandbox warm-up failed: %s", exc)
 
     def _sandbox(self) -> Any:
         try:
@@ -122,9 +149,15 @@ class LocalExecutor:
             raise NodeFailure(str(exc), error_type=type(exc).__name__) from None
 
     async def aclose(self) -> None:
+        self._closing = True
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.aclose()
+        warming, self._warming = self._warming, None
+        if warming is not None:
+            # not cancelled: a zygote cut off mid-start would be leaked; the closed runner
+            # makes a start in progress close its zygote and give up (bounded by its timeout)
+            await asyncio.wait({warming})
 
 
 class UnavailableExecutor:
