@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -207,6 +207,9 @@ class LiveRunController(QObject):
         self.history.liveRequested.connect(self.back_to_live)
         self.history.message.connect(lambda m: win.statusBar().showMessage(m, 6000))
         self.history_dock.visibilityChanged.connect(self._history_visible)
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):  # back from a terminal: CLI runs show up
+            app.applicationStateChanged.connect(self._app_state)
         for menu_action in win.menuBar().actions():
             if menu_action.text() == "&Run" and menu_action.menu() is not None:
                 menu = menu_action.menu()
@@ -531,6 +534,11 @@ class LiveRunController(QObject):
 
     def _history_visible(self, visible: bool) -> None:
         if visible:
+            self.history.refresh()
+
+    def _app_state(self, state: Qt.ApplicationState) -> None:
+        if (state == Qt.ApplicationState.ApplicationActive and self.history_dock.isVisible()
+                and not self.busy):
             self.history.refresh()
 
     @guarded("history view")
