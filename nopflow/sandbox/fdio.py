@@ -11,6 +11,11 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable
+from typing import Any
+
+# (loop, fd, on_data) -> an object with a `done` future and `close()`: _FdReader here,
+# threadio._ThreadReader where the loop cannot watch pipes (Windows).
+ReaderFactory = Callable[[asyncio.AbstractEventLoop, int, Callable[[bytes], None]], Any]
 
 
 class _FdReader:

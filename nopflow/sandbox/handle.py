@@ -12,16 +12,15 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nopflow.sandbox import bootstrap
-from nopflow.sandbox.fdio import _FdReader, _FdWriter
+from nopflow.sandbox.fdio import ReaderFactory, _FdReader, _FdWriter
 from nopflow.sandbox.messages import build_result
-from nopflow.sandbox.procs import _Exit, _killpg
+from nopflow.sandbox.procs import _Exit, _GroupControl, _JobControl
 from nopflow.sandbox.spec import ScriptResult, ScriptSpec
 
 if TYPE_CHECKING:
@@ -53,11 +52,16 @@ class ScriptHandle:
         on_stderr_line: Callable[[str], None] | None,
         started: float,
         on_exit: Callable[[], None] | None = None,
+        control: _JobControl | None = None,
+        reader: ReaderFactory = _FdReader,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.runner = runner
         self.spec = spec
         self.pid = pid
+        # how the job is stopped/continued/killed: its POSIX process group, or (Windows)
+        # its Job Object
+        self._control: _JobControl = control if control is not None else _GroupControl(pid)
         self._temp_dir = temp_dir
         self._remove_temp = remove_temp
         self._on_stderr_line = on_stderr_line
@@ -80,9 +84,9 @@ class ScriptHandle:
         self._ctl_fd = ctl_fd
         self._cfg_writer, self._stdin_writer = writers
         self._readers = [
-            _FdReader(self.loop, stdout_r, self._on_stdout),
-            _FdReader(self.loop, stderr_r, self._on_stderr),
-            _FdReader(self.loop, self._ctl_fd, self._on_ctl),
+            reader(self.loop, stdout_r, self._on_stdout),
+            reader(self.loop, stderr_r, self._on_stderr),
+            reader(self.loop, self._ctl_fd, self._on_ctl),
         ]
         self._reported_exit: int | None = None
         self._early_exit: asyncio.Future[_Exit] = self.loop.create_future()
@@ -190,9 +194,9 @@ class ScriptHandle:
                 await asyncio.wait_for(self._state.wait(), remaining)
 
     # ---- control
-    def _signal(self, sig: int) -> None:
+    def _control_op(self, op: Callable[[], None]) -> None:
         if not self._exited:
-            _killpg(self.pid, sig)
+            op()
 
     def _kill(self, reason: str, *, hard: bool = False) -> None:
         if self._exited:
@@ -200,32 +204,35 @@ class ScriptHandle:
         if self._reason is None:
             self._reason = reason
         if hard:
-            self._signal(signal.SIGKILL)
+            self._control_op(self._control.kill)
             return
-        self._signal(signal.SIGTERM)
-        self._signal(signal.SIGCONT)
+        self._control_op(self._control.terminate)
         if self._escalation is None:
-            self._escalation = self.loop.call_later(KILL_GRACE_S, self._signal, signal.SIGKILL)
+            self._escalation = self.loop.call_later(
+                KILL_GRACE_S, self._control_op, self._control.kill
+            )
 
     def pause(self) -> None:
-        """Stop the script's process group (SIGSTOP); its timeout clock stops too."""
+        """Stop the script (POSIX: SIGSTOP to its group; Windows: suspend the job's
+        processes, best effort); its timeout clock stops too."""
         if self._exited or self._paused_at is not None:
             return
-        self._signal(signal.SIGSTOP)
+        self._control_op(self._control.suspend)
         self._paused_at = self.loop.time()
         self._state.set()
 
     def resume(self) -> None:
-        """Continue a paused script (SIGCONT); the timeout clock runs again."""
+        """Continue a paused script (SIGCONT / resume); the timeout clock runs again."""
         if self._paused_at is None:
             return
         self._paused_total += self.loop.time() - self._paused_at
         self._paused_at = None
-        self._signal(signal.SIGCONT)
+        self._control_op(self._control.resume)
         self._state.set()
 
     async def cancel(self) -> None:
-        """TERM the process group, KILL after a short grace; the result says "cancelled"."""
+        """TERM the process group, KILL after a short grace (Windows: terminate the Job
+        Object at once); the result says "cancelled"."""
         if not self._exited:
             if self._paused_at is not None:
                 self.resume()
@@ -275,7 +282,7 @@ class ScriptHandle:
             result = await self._build_result(exit_, self._active_elapsed(end))
         except BaseException as exc:  # never leave waiters hanging
             if not self._exited:  # e.g. the loop is shutting down: the script must die too
-                _killpg(self.pid, signal.SIGKILL)
+                self._control.kill()
                 self._exited = True
             for r in self._readers:
                 r.close()
@@ -327,4 +334,4 @@ class ScriptHandle:
 
     def _force_kill_sync(self) -> None:
         if not self._exited:
-            _killpg(self.pid, signal.SIGKILL)
+            self._control.kill()

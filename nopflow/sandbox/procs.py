@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Protocol
 
 IS_LINUX = sys.platform.startswith("linux")
 IS_POSIX = os.name == "posix"
@@ -33,6 +34,35 @@ def _killpg(pgid: int, sig: int) -> None:
             os.kill(pgid, sig)
     except OSError:
         pass
+
+
+class _JobControl(Protocol):
+    """How a handle stops, continues and kills a job (all best effort, never raising)."""
+
+    def terminate(self) -> None: ...  # ask to end (POSIX: TERM); `kill` follows after a grace
+    def kill(self) -> None: ...
+    def suspend(self) -> None: ...
+    def resume(self) -> None: ...
+
+
+class _GroupControl:
+    """A job's POSIX process group (the zygote, pool and spawn backends)."""
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+
+    def terminate(self) -> None:
+        _killpg(self.pgid, signal.SIGTERM)
+        _killpg(self.pgid, signal.SIGCONT)  # a stopped group must wake up to die
+
+    def kill(self) -> None:
+        _killpg(self.pgid, signal.SIGKILL)
+
+    def suspend(self) -> None:
+        _killpg(self.pgid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        _killpg(self.pgid, signal.SIGCONT)
 
 
 def _base_env() -> dict[str, str]:
