@@ -265,7 +265,8 @@ class DaskExecutor:
             return
         handle = self._handles.get(token)
         if handle is not None:
-            handle.loop.call_soon_threadsafe(handle._on_message, msg)
+            with contextlib.suppress(RuntimeError):  # the run's loop is already closed
+                handle.loop.call_soon_threadsafe(handle._on_message, msg)
 
     # ---- the Executor protocol
     async def start_script(self, request: ScriptRequest, on_line: LineCallback) -> DaskScriptHandle:

@@ -298,6 +298,27 @@ async def test_unreachable_scheduler_is_one_clear_error(tmp_path: Path) -> None:
     assert run.nodes["p0"].error_type == "ExecutorUnavailable"
 
 
+async def test_no_address_starts_and_closes_a_loopback_cluster(tmp_path: Path) -> None:
+    """`{"kind": "dask"}` alone: a LocalCluster on 127.0.0.1 for this run, closed after it."""
+    code = "import json, sys\nprint('on the cluster', file=sys.stderr)\nprint('[1]')\n"
+    nodes = [node("s", "start", {}), node("p", "python", {"code": code})]
+    run = Run(wf(nodes, ["s->p"], None, executor={"kind": "dask"}), project_dir=tmp_path)
+    seen: dict[str, Any] = {}
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, NodeLog):
+            executor = run._executor
+            seen["address"] = executor.scheduler_address  # type: ignore[union-attr]
+            seen["cluster"] = executor._cluster  # type: ignore[union-attr]
+
+    run.events.subscribe(on_event)
+    await asyncio.wait_for(run.execute(), 60)
+    assert run.status == "completed", run.nodes["p"].error
+    assert run.nodes["p"].output == [1]
+    assert seen["address"].startswith("tcp://127.0.0.1:")
+    assert seen["cluster"].status.name == "closed"
+
+
 # --------------------------------------------------------------------------- CLI, extra
 def _write_cli_workflow(folder: Path) -> Path:
     (folder / "job.py").write_text(
