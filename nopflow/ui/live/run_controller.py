@@ -568,9 +568,15 @@ class LiveRunController(QObject):
     def apply_states(self, states: dict[str, tuple[str, int | None, int, str | None]]) -> None:
         """Paint a whole run's node states (and lit edges) at once."""
         scene = self.win.scene
-        scene.clear_states()
         now = time.time()
-        for nid, (state, dur, attempt, error) in states.items():
+        # one pass over the items (not clear-then-set): a 1,000-node run opens in ms
+        for nid, item in scene.nodes.items():
+            entry = states.get(nid)
+            if entry is None:
+                if item.state is not None:
+                    scene.set_node_state(nid, None)
+                continue
+            state, dur, attempt, error = entry
             if state == "running" and self.run is not None and nid in self.run.nodes:
                 started = self.run.nodes[nid].started_at
                 elapsed = now - started if started else None
