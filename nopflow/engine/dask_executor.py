@@ -645,8 +645,9 @@ class _WorkerService:
         self.runner: Any = None
         # Nanny workers leave through multiprocessing, which skips atexit but runs its own
         # finalizers: kill our script children and zygotes however the worker goes down.
-        multiprocessing.util.Finalize(None, sandbox_runner._kill_everything_at_exit,
-                                      exitpriority=100)
+        kill_all = getattr(sandbox_runner, "_kill_everything_at_exit", None)
+        if kill_all is not None:
+            multiprocessing.util.Finalize(None, kill_all, exitpriority=100)
         self.handles: dict[str, Any] = {}
         self.starting: dict[str, str | None] = {}  # token -> control received while starting
         self.pending: dict[str, tuple[str, float]] = {}  # token -> (action, when)
