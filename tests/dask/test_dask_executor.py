@@ -137,6 +137,20 @@ async def test_parallel_workflow_outputs_states_and_live_logs(scheduler: str,
     assert run.nodes["p3"].stderr_tail == "doubling 3"
 
 
+async def test_every_stderr_line_arrives_once_in_order(scheduler: str, tmp_path: Path) -> None:
+    """Past the live cap, lines come from the stderr tail after a marker: never lost twice."""
+    code = "import sys\nfor i in range(5300):\n    print('line', i, file=sys.stderr)\n"
+    nodes = [node("s", "start", {}), node("p", "python", {"code": code})]
+    run = Run(wf(nodes, ["s->p"], scheduler), project_dir=tmp_path)
+    lines: list[str] = []
+    run.events.subscribe(lambda e: lines.append(e.line) if isinstance(e, NodeLog) else None)
+    await asyncio.wait_for(run.execute(), 30)
+    assert run.status == "completed", run.nodes["p"].error
+    assert lines[:5000] == [f"line {i}" for i in range(5000)]
+    assert lines[5000] == "[… 100 stderr lines not streamed; see the stderr tail]"
+    assert lines[5001:] == [f"line {i}" for i in range(5100, 5300)]
+
+
 async def test_loop_body_of_python_blocks(scheduler: str, tmp_path: Path) -> None:
     body = "import json, sys\nd = json.load(sys.stdin)\nprint(json.dumps(d['v'] ** 2))\n"
     nodes = [
