@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -215,8 +216,11 @@ def cli() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with loop:
-        loop.run_until_complete(main(n, events, repeat))
+    try:
+        with loop:
+            loop.run_until_complete(main(n, events, repeat))
+    finally:
+        shutil.rmtree(_tmp, ignore_errors=True)
     print("goals: median ≤ 16 ms, p99 ≤ 50 ms; history open ≤ 10 ms")
     return 0
 
