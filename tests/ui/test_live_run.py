@@ -501,3 +501,51 @@ def test_a_failing_panel_is_reported_and_the_run_goes_on(window, qtbot, aloop, t
     wait_idle(window, qtbot)
     assert window.live.run.state.value == "completed"
     assert "panel exploded" in window.output.toPlainText()
+
+
+APP_EXIT_SCRIPT = r"""
+import os, sys
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from nopflow.ui_entry import EDITOR_OPTIONS
+from nopflow.ui import app as appmod
+from nopflow.ui.main_window import active_windows
+
+EDITOR_OPTIONS.update(quit_after=2.0)
+orig = appmod.open_window
+
+def open_and_run(f):
+    w = orig(f)
+    QTimer.singleShot(300, w.live.start)
+    return w
+
+appmod.open_window = open_and_run
+rc = appmod.run_editor(sys.argv[1])
+me = os.getpid()
+kids = []
+for e in Path('/proc').iterdir():
+    if e.name.isdigit():
+        try:
+            f = (e / 'stat').read_text().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if int(f[1]) == me and f[0] not in 'ZX':
+            kids.append(e.name)
+print('RESULT', rc, active_windows()[0].live.run.state.value, len(kids))
+"""
+
+
+def test_quitting_the_app_during_a_run_cancels_it_and_leaves_no_child(tmp_path):
+    """The real entry point (qasync loop in run_editor): quit mid-run, nothing survives."""
+    wf = workflow([{"id": "slow", "type": "python",
+                    "config": {"code": PID_THEN_SLEEP.format(seconds=30), "timeout_s": 60}}],
+                  [("start", "slow")])
+    path = tmp_path / "slow.nopflow.json"
+    save_workflow(wf, path)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", APP_EXIT_SCRIPT, str(path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "RESULT 0 cancelled 0" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    runs = HistoryStore().list_runs(wf.id)
+    assert runs and runs[0].status == "cancelled"
