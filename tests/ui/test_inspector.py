@@ -145,3 +145,24 @@ def test_workflow_settings_when_nothing_is_selected(window):
     assert window.doc.header.inputs["name"].default == "world"
     window.undo.undo()
     assert window.doc.header.inputs == {}
+
+
+def test_executor_choice_and_remote_note(window):
+    window.set_workflow(small_workflow(), None)
+    window.scene.select_only([])
+    window.inspector.follow_selection()
+    form = window.inspector.form()
+    assert isinstance(form, WorkflowForm)
+    assert form.executor.currentData() == "local" and not form.address.isEnabled()
+    form.executor.setCurrentIndex(form.executor.findData("dask"))
+    form.executor.activated.emit(form.executor.currentIndex())
+    assert window.doc.header.settings.executor.kind == "dask"
+    assert form.address.isEnabled() and form.executor_note.isHidden()  # local test cluster
+    form.address.setFocus()
+    QTest.keyClicks(form.address, "tcp://scheduler.example:8786")
+    assert window.doc.header.settings.executor.address == "tcp://scheduler.example:8786"
+    assert not form.executor_note.isHidden()
+    assert "files they write land on the worker" in form.executor_note.text()
+    window.undo.undo()
+    window.undo.undo()
+    assert window.doc.header.settings.executor.kind == "local"

@@ -1,8 +1,9 @@
 """Workflow settings, shown when nothing is selected: name, error mode, parallelism,
-interpreter, variables ($vars) and run inputs ($input)."""
+interpreter, executor (local or Dask), variables ($vars) and run inputs ($input)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from typing import Any
 
@@ -27,6 +28,15 @@ from nopflow.ui.theme import canvas_theme
 
 MODES = [("Stop the run", "stop"), ("Skip the failed branch", "skip-branch"),
          ("Continue", "continue")]
+EXECUTORS = [("This computer", "local"), ("Dask cluster", "dask")]
+REMOTE_NOTE = ("Scripts run on the cluster's workers: files they write land on the worker "
+               "unless the project folder is shared at the same path.")
+MISSING_DASK = "Needs the 'dask' extra: pip install 'nopflow[dask]'"
+
+
+def dask_available() -> bool:
+    """Whether the dask extra is installed, without importing it (that takes ~1 s)."""
+    return importlib.util.find_spec("distributed") is not None
 
 
 class _Json(QPlainTextEdit):
@@ -67,6 +77,20 @@ class WorkflowForm(QWidget):
         self.python.setPlaceholderText("bundled interpreter")
         self.python.textEdited.connect(lambda t: self._settings(python=t.strip() or None))
         form.addRow("Python", self.python)
+        self.executor = QComboBox(self)
+        for label, value in EXECUTORS:
+            self.executor.addItem(label, value)
+        self.executor.setToolTip("Where Python blocks run")
+        self.executor.activated.connect(lambda _i: self._executor_edited())
+        form.addRow("Run on", self.executor)
+        self.address = QLineEdit(self)
+        self.address.setPlaceholderText("tcp://host:8786 (empty: a local test cluster)")
+        self.address.textEdited.connect(lambda _t: self._executor_edited())
+        form.addRow("Scheduler", self.address)
+        self.executor_note = QLabel(self)
+        self.executor_note.setWordWrap(True)
+        self.executor_note.hide()
+        form.addRow(self.executor_note)
         outer.addLayout(form)
 
         box = QGroupBox("Variables ($vars)", self)
@@ -115,6 +139,11 @@ class WorkflowForm(QWidget):
             self.parallel.setValue(h.settings.max_parallel)
             if self.python.text() != (h.settings.python or ""):
                 self.python.setText(h.settings.python or "")
+            ex = h.settings.executor
+            self.executor.setCurrentIndex(max(0, self.executor.findData(ex.kind)))
+            if self.address.text() != (ex.address or ""):
+                self.address.setText(ex.address or "")
+            self._show_executor_note()
             self._set_json(self.variables, h.variables)
             self._set_json(self.inputs, {k: v.model_dump(exclude_defaults=True) or {"default": None}
                                          for k, v in h.inputs.items()})
@@ -144,6 +173,31 @@ class WorkflowForm(QWidget):
             return
         self._push("settings", self.doc.header.settings.model_copy(update=changes),
                    "Change workflow settings")
+
+    def _executor_edited(self) -> None:
+        if self._pushing:
+            return
+        kind = self.executor.currentData()
+        address = self.address.text().strip() or None
+        new = self.doc.header.settings.executor.model_copy(update={"kind": kind,
+                                                                    "address": address})
+        self._settings(executor=new)
+        self._show_executor_note()
+
+    def _show_executor_note(self) -> None:
+        """Dask: say when the extra is missing, and that a remote cluster's files stay there."""
+        dask = self.executor.currentData() == "dask"
+        self.address.setEnabled(dask)
+        note = ""
+        if dask and not dask_available():
+            note = MISSING_DASK
+        elif dask and self.address.text().strip():
+            note = REMOTE_NOTE
+        self.executor_note.setText(note)
+        self.executor_note.setStyleSheet(
+            f"color: {canvas_theme().invalid.name()};" if note == MISSING_DASK else
+            "color: palette(placeholder-text);")
+        self.executor_note.setVisible(bool(note))
 
     def _parse(self, edit: QPlainTextEdit, label: QLabel) -> dict[str, Any] | None:
         text = edit.toPlainText().strip()
