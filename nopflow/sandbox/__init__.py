@@ -8,7 +8,8 @@ The engine's ``python`` block uses exactly this API::
     await runner.aclose()
 
 * `runner.tier` says which confinement is active here, e.g.
-  ``zygote+landlock(abi 7)+rlimits+audit-hook+process-group+subreaper``.
+  ``zygote+landlock(abi 7)+rlimits+audit-hook+process-group+subreaper`` on Linux,
+  ``spawn+job-object+audit-hook`` on Windows.
 * `ScriptRunner(prefer="auto"|"zygote"|"pool"|"spawn", landlock=True, pool_size=2)`;
   `await runner.warm_up()` starts the zygote early so the first script is fast too.
 * `ScriptSpec.check_inputs` (default True) runs `check_input_paths` on the input.
@@ -25,7 +26,10 @@ SandboxError), ``interpreters`` (which Python, validation), ``procs`` (env allow
 group signals, exit status), ``fdio`` (non-blocking pipe I/O), ``zygote`` / ``pool``
 (backends), ``handle`` (one running script), ``messages`` (exit -> user-facing error),
 ``nproc`` / ``tempdirs`` (per-run budgets and temp dirs), ``runner`` (ScriptRunner),
-``bootstrap`` (the child side: one stdlib-only file, deliberately not split).
+``winspawn`` / ``winjob`` / ``threadio`` (Windows: spawn per script in a Job Object, pipes
+served by threads), ``bootstrap`` (the child side: one stdlib-only file, deliberately not
+split — it must run as ``python -I path/to/bootstrap.py`` and from a frozen app's shipped
+source file, where sibling modules cannot be imported).
 """
 
 from nopflow.sandbox.handle import ScriptHandle

@@ -20,6 +20,10 @@ nopflow installed) and inside frozen apps.  It has three entry points:
     A pre-spawned pool worker (or a plain per-script spawn): its stdio already belongs to
     the job; it blocks on the control fd for the job configuration.
 
+``python -I -X utf8 bootstrap.py --worker REPORT:CONFIG``
+    The same with two one-way pipes instead of one socket (Windows, where they are
+    inherited *handle* numbers): the config is read from CONFIG, reports go to REPORT.
+
 Frozen apps (PyInstaller): the interpreter is ``sys.executable`` itself, called as
 ``APP --sandbox-zygote SOCKFD PPID`` / ``APP --sandbox-worker CTLFD``.  The app's entry
 point must hand those argv off *before* importing anything heavy (Qt)::
@@ -117,14 +121,16 @@ def _get_libc():  # type: ignore[no-untyped-def]
     if _libc is None:
         try:
             _libc = ctypes.CDLL(None, use_errno=True)
-        except OSError:  # pragma: no cover
+        except (OSError, TypeError):  # pragma: no cover - no libc (Windows: TypeError)
             _libc = False
     return _libc or None
 
 
 def _prctl(option: int, arg: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
     libc = _get_libc()
-    if libc is None or not sys.platform.startswith("linux"):
+    if libc is None:
         return False
     return libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
 
@@ -235,7 +241,10 @@ def apply_landlock(write_dirs: list[str], write_files: list[str]) -> int:
 # --------------------------------------------------------------------------- audit hook
 _O_WRITE = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _SPECIAL_WRITABLE = frozenset(
-    ["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero", "/dev/full"]
+    [
+        *("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero", "/dev/full"),
+        *("\\\\.\\nul", "\\\\.\\con"),  # Windows: abspath(os.devnull), the console
+    ]
 )
 
 
@@ -248,6 +257,8 @@ class _Guard:
 
     def __init__(self, allowed: list[str], *, resolved: bool = False) -> None:
         self.allowed = allowed if resolved else [os.path.realpath(a) for a in allowed]
+        # normcase: Windows paths compare case-insensitively (identity on POSIX)
+        self._prefixes = [os.path.normcase(a.rstrip(os.sep)) for a in self.allowed]
         self.reported: set[str] = set()
 
     def _inside(self, path: object) -> tuple[bool, str]:
@@ -258,11 +269,14 @@ class _Guard:
         except TypeError:
             return True, ""
         ab = os.path.abspath(p)
-        if ab in _SPECIAL_WRITABLE or ab.startswith(("/dev/fd/", "/proc/self/fd/")):
+        if os.path.normcase(ab) in _SPECIAL_WRITABLE or ab.startswith(
+            ("/dev/fd/", "/proc/self/fd/")
+        ):
             return True, ab
         real = os.path.realpath(ab)
-        for a in self.allowed:
-            if real == a or real.startswith(a.rstrip(os.sep) + os.sep):
+        nreal = os.path.normcase(real)
+        for a in self._prefixes:
+            if nreal == a or nreal.startswith(a + os.sep):
                 return True, real
         return False, real
 
@@ -873,19 +887,47 @@ def zygote_main(sockfd: int, parent_pid: int | None) -> int:
     return 70  # not reached: _child_run exits
 
 
-def worker_main(ctl_fd: int) -> int:
-    """Entry point of a pool worker / per-script spawn (stdio already the job's)."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def _worker_fds(arg: str) -> tuple[int, int | None]:
+    """``CTL`` -> (ctl, None); ``REPORT:CONFIG`` -> two fds (from handles on Windows)."""
+    if ":" not in arg:
+        return int(arg), None
+    report_id, config_id = (int(x) for x in arg.split(":", 1))
+    if sys.platform == "win32":
+        import msvcrt
+
+        return (
+            msvcrt.open_osfhandle(report_id, os.O_WRONLY),  # type: ignore[attr-defined]
+            msvcrt.open_osfhandle(config_id, os.O_RDONLY),  # type: ignore[attr-defined]
+        )
+    return report_id, config_id
+
+
+def worker_main(ctl_fd: int, config_fd: int | None = None) -> int:
+    """Entry point of a pool worker / per-script spawn (stdio already the job's).
+
+    Reports go to `ctl_fd` (moved to fd 3); the config is read from `config_fd` if given
+    (a one-way pipe, then closed), else from the same bidirectional control socket.
+    """
+    if hasattr(signal, "SIGKILL"):
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     code = 70
     try:
+        if config_fd == CTL_FD:  # do not let the dup2 below close it
+            moved = os.dup(config_fd)
+            os.close(config_fd)
+            config_fd = moved
         if ctl_fd != CTL_FD:
             os.dup2(ctl_fd, CTL_FD, inheritable=False)
             os.close(ctl_fd)
         else:
             os.set_inheritable(CTL_FD, False)
         _reset_stdio()
-        cfg = _read_config(CTL_FD)
+        if config_fd is None:
+            cfg = _read_config(CTL_FD)
+        else:
+            cfg = _read_config(config_fd)
+            os.close(config_fd)
         if not cfg:
             return 0
         code = run_job(cfg)
@@ -899,13 +941,15 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch ``--zygote`` / ``--worker`` (or the frozen ``--sandbox-*`` spellings)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        sys.stderr.write("usage: bootstrap.py --zygote SOCKFD [PPID] | --worker CTLFD\n")
+        sys.stderr.write(
+            "usage: bootstrap.py --zygote SOCKFD [PPID] | --worker CTLFD|REPORTFD:CONFIGFD\n"
+        )
         return 2
     mode = args[0].replace("--sandbox-", "--")
     if mode == "--zygote":
         return zygote_main(int(args[1]), int(args[2]) if len(args) > 2 else None)
     if mode == "--worker":
-        return worker_main(int(args[1]))
+        return worker_main(*_worker_fds(args[1]))
     sys.stderr.write(f"unknown mode {args[0]!r}\n")
     return 2
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nopflow.sandbox import bootstrap
-from nopflow.sandbox.fdio import ReaderFactory, _FdReader, _FdWriter
+from nopflow.sandbox.fdio import ReaderFactory, _FdReader
 from nopflow.sandbox.messages import build_result
 from nopflow.sandbox.procs import _Exit, _GroupControl, _JobControl
 from nopflow.sandbox.spec import ScriptResult, ScriptSpec
@@ -45,7 +45,7 @@ class ScriptHandle:
         stdout_r: int,
         stderr_r: int,
         ctl_fd: int,
-        writers: tuple[_FdWriter, _FdWriter],
+        writers: tuple[Any, Any],  # (config, stdin): fdio._FdWriter or threadio._ThreadWriter
         exit_waiter: Callable[[], asyncio.Future[_Exit] | asyncio.Task[Any]],
         temp_dir: Path,
         remove_temp: bool,

@@ -62,6 +62,8 @@ def validate_interpreter(path: str) -> str | None:
             timeout=15,
             env=_base_env(),
             stdin=subprocess.DEVNULL,
+            # no console window flashing up from a GUI app on Windows
+            creationflags=0x08000000 if sys.platform == "win32" else 0,  # CREATE_NO_WINDOW
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"Python interpreter {path} does not run: {exc}"

@@ -19,6 +19,12 @@ from typing import Protocol
 IS_LINUX = sys.platform.startswith("linux")
 IS_POSIX = os.name == "posix"
 ENV_ALLOW = ("PATH", "HOME", "LANG", "LC_ALL")
+# Windows needs a few more for Python and ordinary tools to work at all (SYSTEMROOT for
+# sockets/crypto, PATHEXT/COMSPEC for finding programs, USERPROFILE/APPDATA as "home").
+ENV_ALLOW_WINDOWS = (
+    "PATH", "PATHEXT", "SYSTEMROOT", "WINDIR", "COMSPEC", "USERPROFILE", "HOMEDRIVE",
+    "HOMEPATH", "APPDATA", "LOCALAPPDATA", "LANG", "LC_ALL",
+)  # fmt: skip
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -66,7 +72,8 @@ class _GroupControl:
 
 
 def _base_env() -> dict[str, str]:
-    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+    allow = ENV_ALLOW_WINDOWS if sys.platform == "win32" else ENV_ALLOW
+    env = {k: os.environ[k] for k in allow if k in os.environ}
     env.setdefault("PATH", os.defpath)
     return env
 

@@ -13,6 +13,8 @@ Backends (one per interpreter path, chosen by ``ScriptRunner(prefer=...)``):
 ``pool``    1-2 pre-spawned ``python -I`` workers waiting for a job on their control fd.
             See pool.py.
 ``spawn``   a fresh worker per job (slowest, simplest; the pool with size 0).
+            On Windows, the only backend: each job in its own Job Object, pipes served
+            by threads (winspawn.py, winjob.py, threadio.py).
 
 Every job always runs in a fresh process and confines *itself* (see bootstrap.py); the
 app never uses ``preexec_fn`` because the GUI process is multi-threaded.  The running job
@@ -36,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nopflow.sandbox import bootstrap
+from nopflow.sandbox import bootstrap, winspawn
 from nopflow.sandbox.fdio import _close_all, _job_writers
 from nopflow.sandbox.handle import ScriptHandle
 from nopflow.sandbox.interpreters import (
@@ -75,14 +77,19 @@ def _kill_everything_at_exit() -> None:
 class ScriptRunner:
     """Starts script children; owns the zygote(s) / worker pool.  One per app/engine.
 
-    `prefer`: "zygote" | "pool" | "spawn" | "auto" (zygote on POSIX).  `landlock=False`
+    `prefer`: "zygote" | "pool" | "spawn" | "auto" (zygote on POSIX; Windows always uses
+    spawn, whatever is preferred: it has neither fork nor fd passing).  `landlock=False`
     skips Landlock (tests; the audit hook still applies).  `pool_size` sizes the pool.
     """
 
     def __init__(self, *, prefer: str = "auto", landlock: bool = True, pool_size: int = 2) -> None:
         if prefer not in ("auto", "zygote", "pool", "spawn"):
             raise ValueError(f"unknown sandbox backend {prefer!r}")
-        if prefer == "auto":
+        # read at construction (not import) time, so backend selection can be tested
+        self._windows = sys.platform == "win32"
+        if self._windows:
+            prefer = "spawn"
+        elif prefer == "auto":
             prefer = "zygote" if IS_POSIX and hasattr(os, "fork") else "spawn"
         self.backend = prefer
         self.landlock = landlock
@@ -104,6 +111,8 @@ class ScriptRunner:
         parts = [self.backend]
         if self._abi:
             parts.append(f"landlock(abi {self._abi})")
+        if self._windows:
+            return "+".join([*parts, "job-object", "audit-hook"])
         if IS_POSIX:
             parts.append("rlimits")
         parts.append("audit-hook")
@@ -117,8 +126,14 @@ class ScriptRunner:
 
     # ---- lifecycle
     async def warm_up(self, python: str | None = None) -> None:
-        """Start the zygote / fill the pool now, so the first script starts fast."""
+        """Start the zygote / fill the pool now, so the first script starts fast.
+
+        Cheap and safe to call at any time (the engine does when its executor is made);
+        a no-op for the spawn backend and on Windows, where every job is a fresh spawn.
+        """
         key, prefix = _interpreter_cmd(python)
+        if self._windows:
+            return
         if self.backend == "zygote":
             await self._zygote(key, prefix)
         else:
@@ -226,6 +241,8 @@ class ScriptRunner:
             raise
         env = _base_env()
         env["TMPDIR"] = str(temp)
+        if self._windows:  # what non-Python tools there look at
+            env["TEMP"] = env["TMP"] = str(temp)
         env.update({str(k): str(v) for k, v in spec.env.items()})
         cfg: dict[str, Any] = {
             "project_dir": str(project),
@@ -259,8 +276,8 @@ class ScriptRunner:
         """
         if self._closed:
             raise SandboxError("the script runner is closed")
-        if not IS_POSIX:
-            raise SandboxError("script blocks need Linux or macOS in this version")
+        if not (IS_POSIX or self._windows):
+            raise SandboxError("script blocks need Linux, macOS or Windows")
         key, prefix = _interpreter_cmd(spec.python)
         if key and key not in self._validated:  # a user-chosen interpreter: check it once
             problem = await avalidate_interpreter(key)
@@ -270,7 +287,12 @@ class ScriptRunner:
         cfg, temp, remove_temp, stdin_data = self._prepare(spec)
         config = (json.dumps(cfg) + "\n").encode("utf-8")
         try:
-            if self.backend == "zygote":
+            if self._windows:
+                handle = winspawn.start_job(
+                    self, prefix, key or sys.executable, spec, config, stdin_data, temp,
+                    remove_temp, on_stderr_line,
+                )
+            elif self.backend == "zygote":
                 handle = await self._start_zygote(
                     key, prefix, spec, config, stdin_data, temp, remove_temp, on_stderr_line
                 )
