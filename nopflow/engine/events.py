@@ -74,6 +74,8 @@ class NodeStateChanged(Event):
     error_type: str | None = None
     #: loop body nodes: the item index this state belongs to
     iteration: int | None = None
+    #: on success: the output ports that fired (a condition's taken branch); None = all
+    ports: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

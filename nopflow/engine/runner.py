@@ -667,6 +667,8 @@ class Run:
         g.ports[nid] = result.ports
         g.status[nid] = _SUCCESS
         rec.output = result.output
+        if result.ports is not None:
+            rec.details["ports"] = sorted(result.ports)
         self._set_state(rec, _SUCCESS, g)
 
     async def _attempt(
@@ -799,6 +801,7 @@ class Run:
                     error=self._redact(rec.error) if state is _ERROR else None,
                     error_type=rec.error_type if state is _ERROR else None,
                     iteration=rec.iteration if g is None else g.iteration,
+                    ports=_fired_ports(g, rec.node_id) if state is _SUCCESS else None,
                 )
             )
 
@@ -894,3 +897,11 @@ class Engine:
 
 
 __all__ = ["Engine", "Run"]
+
+
+def _fired_ports(g: _Group | None, node_id: str) -> tuple[str, ...] | None:
+    """The ports a succeeded node fired, for viewers that light the edges data went down."""
+    if g is None:
+        return None
+    ports = g.ports.get(node_id)
+    return None if ports is None else tuple(sorted(ports))

@@ -549,3 +549,23 @@ def test_quitting_the_app_during_a_run_cancels_it_and_leaves_no_child(tmp_path):
     assert "RESULT 0 cancelled 0" in proc.stdout, proc.stdout + proc.stderr[-2000:]
     runs = HistoryStore().list_runs(wf.id)
     assert runs and runs[0].status == "cancelled"
+
+
+def test_only_edges_that_carried_data_light_up(window, qtbot, aloop, tmp_path):
+    # The merge runs through the taken branch; the untaken branch's edge stays dark, live
+    # and when the run is reopened from history.
+    wf = workflow(
+        [{"id": "check", "type": "condition", "config": {"expression": "1 > 2"}},
+         {"id": "join", "type": "merge", "config": {}}],
+        [("start", "check"), ("check.true", "join"), ("check.false", "join")])
+    open_saved(window, tmp_path, wf)
+    window.run_actions["run"].trigger()
+    wait_idle(window, qtbot)
+    edges = window.scene.edges
+    qtbot.waitUntil(lambda: edges["e2"].live is True, timeout=5000)
+    assert edges["e0"].live is True and not edges["e1"].live
+    window.live.history_dock.show()
+    window.live.history.refresh()
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    window.live.history.select_run(0)
+    assert edges["e0"].live is True and edges["e2"].live is True and not edges["e1"].live

@@ -64,6 +64,16 @@ log = logging.getLogger(__name__)
 _STARTED = frozenset({"running", "success", "error"})
 
 
+def _fired_ports(nodes: Any) -> dict[str, list[str]]:
+    """Per node id, the ports it fired, from live or kept records' `details["ports"]`."""
+    out: dict[str, list[str]] = {}
+    for nid, rec in nodes.items():
+        details = getattr(rec, "details", None)
+        if isinstance(details, dict) and isinstance(details.get("ports"), list):
+            out[nid] = details["ports"]
+    return out
+
+
 def ask_cancel_run(parent: QWidget | None) -> bool:
     """Closing during a run: True to cancel it and close (tests replace this)."""
     answer = QMessageBox.question(
@@ -458,7 +468,10 @@ class LiveRunController(QObject):
                 if e is None or item is None or item.live:
                     continue
                 src = nodes.get(e.source)
-                if src is not None and src.state.value in ("success", "running"):
+                if src is None or src.state.value not in ("success", "running"):
+                    continue
+                fired = src.details.get("ports") if isinstance(src.details, dict) else None
+                if fired is None or e.source_port in fired:  # a condition's untaken port stays dark
                     item.set_live(True)
 
     @guarded("live log")
@@ -546,7 +559,8 @@ class LiveRunController(QObject):
         """Recolour the canvas to a kept run and inspect its nodes."""
         self.viewing = rec
         self.apply_states({nid: (n.status, n.duration_ms, n.attempts, n.error)
-                           for nid, n in rec.nodes.items()})
+                           for nid, n in rec.nodes.items()},
+                          fired=_fired_ports(rec.nodes))
         self._update_banner()
         self._show_selected()
         self.details_dock.raise_()
@@ -559,14 +573,21 @@ class LiveRunController(QObject):
         self.viewing = None
         if self.run is not None:
             self.apply_states({nid: (r.state.value, r.duration_ms, r.attempt, r.error)
-                               for nid, r in self.run.nodes.items()})
+                               for nid, r in self.run.nodes.items()},
+                              fired=_fired_ports(self.run.nodes))
         else:
             self.apply_states({})
         self._update_banner()
         self._show_selected()
 
-    def apply_states(self, states: dict[str, tuple[str, int | None, int, str | None]]) -> None:
-        """Paint a whole run's node states (and lit edges) at once."""
+    def apply_states(self, states: dict[str, tuple[str, int | None, int, str | None]],
+                     fired: dict[str, list[str]] | None = None) -> None:
+        """Paint a whole run's node states (and lit edges) at once.
+
+        `fired`: per node, the output ports that fired (absent = all): an edge from a
+        condition's untaken port stays dark even when its target ran through another edge.
+        """
+        fired = fired or {}
         scene = self.win.scene
         now = time.time()
         # one pass over the items (not clear-then-set): a 1,000-node run opens in ms
@@ -590,8 +611,9 @@ class LiveRunController(QObject):
             if e is not None:
                 src = states.get(e.source)
                 dst = states.get(e.target)
+                ports = fired.get(e.source)
                 live = (src is not None and dst is not None and src[0] in ("success", "running")
-                        and dst[0] in _STARTED)
+                        and dst[0] in _STARTED and (ports is None or e.source_port in ports))
             item.set_live(True if live else None)
 
     # ------------------------------------------------------------------ window
