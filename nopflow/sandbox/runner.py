@@ -289,8 +289,15 @@ class ScriptRunner:
         try:
             if self._windows:
                 handle = winspawn.start_job(
-                    self, prefix, key or sys.executable, spec, config, stdin_data, temp,
-                    remove_temp, on_stderr_line,
+                    self,
+                    prefix,
+                    key or sys.executable,
+                    spec,
+                    config,
+                    stdin_data,
+                    temp,
+                    remove_temp,
+                    on_stderr_line,
                 )
             elif self.backend == "zygote":
                 handle = await self._start_zygote(

@@ -39,7 +39,8 @@ class _ThreadReader:
         self.on_data = on_data
         self.closed = False
         self.done: asyncio.Future[None] = loop.create_future()
-        threading.Thread(target=self._run, name="nopflow-sandbox-read", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name="nopflow-sandbox-read", daemon=True)
+        self.thread.start()
 
     def _run(self) -> None:
         try:
@@ -81,7 +82,8 @@ class _ThreadWriter:
         self.fd = fd
         self.data = data
         self.closed = False
-        threading.Thread(target=self._run, name="nopflow-sandbox-write", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name="nopflow-sandbox-write", daemon=True)
+        self.thread.start()
 
     def _run(self) -> None:
         view = memoryview(self.data)

@@ -195,8 +195,11 @@ class JobObject:
         k32, _ntdll = _api()
         lst = JOBOBJECT_BASIC_PROCESS_ID_LIST()
         if not k32.QueryInformationJobObject(
-            self.handle, JOB_OBJECT_BASIC_PROCESS_ID_LIST, ctypes.byref(lst),
-            ctypes.sizeof(lst), None,
+            self.handle,
+            JOB_OBJECT_BASIC_PROCESS_ID_LIST,
+            ctypes.byref(lst),
+            ctypes.sizeof(lst),
+            None,
         ):
             return []  # e.g. ERROR_MORE_DATA: more processes than the limit allows
         return [int(p) for p in lst.ProcessIdList[: lst.NumberOfProcessIdsInList]]

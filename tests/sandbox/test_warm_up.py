@@ -15,8 +15,13 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="zygote backend")
 
 def request(project: Path) -> ScriptRequest:
     return ScriptRequest(
-        project_dir=project, code="print(7)", script=None, input={}, timeout_s=10,
-        memory_mb=512, python=None,
+        project_dir=project,
+        code="print(7)",
+        script=None,
+        input={},
+        timeout_s=10,
+        memory_mb=512,
+        python=None,
     )
 
 

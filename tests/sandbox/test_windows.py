@@ -145,15 +145,10 @@ async def test_thread_writer_tolerates_a_reader_that_goes_away() -> None:
     r, w = os.pipe()
     os.close(r)
     writer = _ThreadWriter(loop, w, b"x" * 2**20)  # EPIPE in the thread: no exception
-    for _ in range(100):
-        try:
-            os.fstat(w)
-        except OSError:
-            break  # the thread closed its fd
-        await asyncio.sleep(0.01)
-    else:
-        pytest.fail("writer thread did not finish")
-    writer.close()
+    await asyncio.to_thread(writer.thread.join, 10)
+    assert not writer.thread.is_alive()
+    with pytest.raises(OSError):
+        os.fstat(w)  # the thread closed its fd (nothing else opened one meanwhile)
 
 
 async def test_thread_reader_close_stops_delivery() -> None:
@@ -165,8 +160,9 @@ async def test_thread_reader_close_stops_delivery() -> None:
     assert reader.done.done()
     os.write(w, b"late")
     os.close(w)
-    await asyncio.sleep(0.1)
-    assert got == []
+    await asyncio.to_thread(reader.thread.join, 10)  # it still ran to EOF and closed its fd
+    await asyncio.sleep(0)  # let any (wrongly) scheduled delivery run
+    assert got == [] and not reader.thread.is_alive()
 
 
 # --------------------------------------------------------------------------- end to end
@@ -253,8 +249,9 @@ async def test_windows_path_runs_a_script(winrunner: ScriptRunner, project: Path
         print("hello from the log", file=sys.stderr)
         print(json.dumps({"twice": data["x"] * 2, "tmp": os.environ["TMP"], "cwd": os.getcwd()}))
     """
-    spec = ScriptSpec(project_dir=project, code=textwrap.dedent(code), input={"x": 21},
-                      memory_mb=321)
+    spec = ScriptSpec(
+        project_dir=project, code=textwrap.dedent(code), input={"x": 21}, memory_mb=321
+    )
     r = await asyncio.wait_for(winrunner.run(spec, on_stderr_line=lines.append), 30)
     assert r.ok, (r.error, r.stderr_tail)
     assert r.output["twice"] == 42  # type: ignore[index]
@@ -303,8 +300,9 @@ async def test_windows_path_pause_suspends_the_job_and_stops_the_clock(
     winrunner: ScriptRunner, project: Path
 ) -> None:
     h = await winrunner.start(
-        ScriptSpec(project_dir=project, code="import time\ntime.sleep(0.6)\nprint(1)",
-                   timeout_s=1.0)
+        ScriptSpec(
+            project_dir=project, code="import time\ntime.sleep(0.6)\nprint(1)", timeout_s=1.0
+        )
     )
     h.pause()
     await asyncio.sleep(1.2)  # longer than the timeout: the clock must stand still
@@ -345,8 +343,16 @@ async def test_windows_path_failures_before_start_are_sandbox_errors(
 
     with pytest.raises(SandboxError, match="Job Object"):
         winspawn.start_job(
-            winrunner, [sys.executable], "x", ScriptSpec(project_dir=project, code=""),
-            b"{}\n", b"null", project, False, None, job_factory=no_job,
+            winrunner,
+            [sys.executable],
+            "x",
+            ScriptSpec(project_dir=project, code=""),
+            b"{}\n",
+            b"null",
+            project,
+            False,
+            None,
+            job_factory=no_job,
         )
     if fds_before is not None:  # every pipe of the failed starts was closed
         assert len(os.listdir("/proc/self/fd")) <= fds_before
