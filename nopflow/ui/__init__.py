@@ -16,6 +16,9 @@ Presentation-only state never touches the document:
   animate and count elapsed time on their own.
 * validation badges — ``scene.set_problems({node_id: [message, …]})`` (the Validator does it).
 
-The Run menu/toolbar actions live in ``MainWindow.run_actions`` ("run", "pause", "cancel"),
-disabled until the live-run bridge connects them; run logs go to ``MainWindow.output``.
+Live runs (``ui/live/``): the Run menu/toolbar actions live in ``MainWindow.run_actions``
+("run" F5, "pause" F6, "cancel" Shift+F5), enabled only when they apply, and are driven by
+``RunController`` (``window.live``). One ``LiveBridge`` QObject is the only engine
+subscriber: it queues engine events and flushes them as Qt signals at most once a frame.
+Run logs go to ``MainWindow.output``; the History dock recolours the canvas to a kept run.
 """

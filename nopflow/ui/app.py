@@ -16,10 +16,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
-from nopflow.ui.main_window import MainWindow, app_settings
+from nopflow.ui.main_window import MainWindow, active_windows, app_settings
 from nopflow.ui.theme import apply_theme, icon
 
 
@@ -35,7 +36,34 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setDesktopFileName("nopflow")
     app.setWindowIcon(icon("nopflow"))
     apply_theme(str(app_settings().value("theme", "system")))
+    if app.findChild(FileOpenHandler) is None:
+        app.installEventFilter(FileOpenHandler(app))
     return app
+
+
+class FileOpenHandler(QObject):
+    """Opens files the OS hands over as events rather than arguments.
+
+    On macOS a Finder double-click on a `.nopflow.json` or a drop on the Dock icon arrives
+    as `QEvent.FileOpen`; the file opens in the active window (asking about unsaved
+    changes there), or a new window when none is open.
+    """
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            path = event.file()
+            if path:
+                windows = active_windows()
+                target = next((w for w in windows if w.isActiveWindow()),
+                              windows[0] if windows else None)
+                if target is None:
+                    open_window(path)
+                else:
+                    target.open_file(path)
+                    target.raise_()
+                    target.activateWindow()
+                return True
+        return super().eventFilter(watched, event)
 
 
 def open_window(file: str | None) -> MainWindow:

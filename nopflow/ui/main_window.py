@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nopflow.__about__ import __version__
 from nopflow.engine.compiler import Problem
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, load_workflow, save_workflow
@@ -538,10 +537,10 @@ class MainWindow(QMainWindow):
         box.show()  # non-modal: it can stay open while you work
 
     def _about(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
+        from nopflow.ui.about_dialog import AboutDialog
 
-        QMessageBox.about(self, "About nopflow",
-                          f"<b>nopflow {__version__}</b><p>Visual workflow automation.</p>")
+        self.about_dialog = AboutDialog(self)
+        self.about_dialog.open()
 
     def _save_layout(self) -> None:
         s = app_settings()

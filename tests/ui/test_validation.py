@@ -35,11 +35,15 @@ def test_problems_clear_after_a_fix(window, qtbot):
     assert "valid" in window.problem_label.text()
 
 
-def test_run_actions_exist_but_are_disabled(window):
+def test_run_actions_have_standard_shortcuts_and_apply_only_when_they_can(window):
     for name, key in (("run", "F5"), ("pause", "F6"), ("cancel", "Shift+F5")):
         act = window.run_actions[name]
-        assert not act.isEnabled() and act.shortcut().toString() == key
+        assert act.shortcut().toString() == key
+        assert not act.isEnabled()  # an empty canvas has nothing to run
     window.editor.add_block("start", QPointF(0, 0))
+    assert window.run_actions["run"].isEnabled()
+    assert not window.run_actions["pause"].isEnabled()
+    assert not window.run_actions["cancel"].isEnabled()
 
 
 def test_inspector_shows_the_selected_nodes_problems(window, qtbot):
