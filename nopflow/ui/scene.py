@@ -299,6 +299,25 @@ class WorkflowScene(QGraphicsScene):
         else:
             self._running.discard(item)
 
+    def set_paused(self, paused: bool) -> None:
+        """Freeze (or restart) running nodes' elapsed clocks and animation.
+
+        A paused run's scripts are stopped and their timeout clocks too (DESIGN.md §4), so
+        the canvas must not keep counting either.
+        """
+        now = time.monotonic()
+        for item in self._running:
+            if paused and item.started_at is not None:
+                item.elapsed = now - item.started_at
+                item.started_at = None
+            elif not paused and item.started_at is None:
+                item.started_at = now - (item.elapsed or 0.0)
+            item.update()
+        if paused:
+            self._anim.stop()
+        elif self._running and not self._anim.isActive():
+            self._anim.start()
+
     def clear_states(self) -> None:
         """Remove every run state (before a new run, or when leaving run view)."""
         for item in self.nodes.values():

@@ -251,8 +251,10 @@ def test_pause_stops_the_script_process_and_resume_continues(window, qtbot, aloo
     qtbot.wait(300)  # lines already in the pipe arrive
     held = ticks()
     assert held < 12
+    shown = window.scene.nodes["slow"]._state_label()
     qtbot.wait(1000)
     assert proc_state(pid) == "T" and ticks() == held  # it really did nothing meanwhile
+    assert window.scene.nodes["slow"]._state_label() == shown  # elapsed time stood still
     QTest.keyClick(window, Qt.Key.Key_F6)  # resume with the shortcut
     qtbot.waitUntil(lambda: proc_state(pid) not in ("T", None) or ticks() > held,
                     timeout=5000)

@@ -489,6 +489,8 @@ class LiveRunController(QObject):
     @guarded("live pause")
     def _on_paused(self, paused: bool) -> None:
         self.paused = paused
+        if self.viewing is None:
+            self.win.scene.set_paused(paused)
         self.win.output.appendPlainText("‖ paused" if paused else "▶ resumed")
         self._update_actions()
         self._update_banner()
