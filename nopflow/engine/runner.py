@@ -350,6 +350,12 @@ class Run:
                     inputs={k: ("***" if k in secret else v) for k, v in self.inputs.items()},
                 )
             )
+        if self._executor is None and any(
+            cn.node.type == "python" for cn in self.plan.nodes.values()
+        ):
+            # Create it now, not at the first script: the local executor warms the sandbox
+            # up in the background while the nodes before the first script run.
+            self._executor = self._make_executor()
         interrupted = False
         try:
             if not self._cancel_requested:
@@ -369,6 +375,10 @@ class Run:
         return self
 
     # ------------------------------------------------------------------ run services
+
+    def _make_executor(self) -> Executor:
+        settings = self.workflow.settings.executor
+        return make_executor(settings.kind, settings.address)
 
     async def sleep(self, seconds: float) -> None:
         """Wait; the clock stops while paused; cancellation interrupts at once."""
@@ -395,8 +405,7 @@ class Run:
     async def run_script(self, ctx: NodeContext, request: ScriptRequest) -> ScriptOutcome:
         """Start a script on the executor and wait for it, pausing/cancelling with the run."""
         if self._executor is None:
-            settings = self.workflow.settings.executor
-            self._executor = make_executor(settings.kind, settings.address)
+            self._executor = self._make_executor()
         nid = ctx.node_id
         handle = await self._executor.start_script(request, partial(self.log, nid))
         self._handles.add(handle)

@@ -571,3 +571,21 @@ def test_only_edges_that_carried_data_light_up(window, qtbot, aloop, tmp_path):
     qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
     window.live.history.select_run(0)
     assert edges["e0"].live is True and edges["e2"].live is True and not edges["e1"].live
+
+
+def test_runs_share_one_warm_sandbox_and_closing_stops_it(window, qtbot, aloop, tmp_path):
+    # The second press of Run reuses the zygote the first one started (no cold start);
+    # closing the window shuts it down.
+    wf = workflow([{"id": "py", "type": "python", "config": {"code": "print('{\"ok\": 1}')"}}],
+                  [("start", "py")])
+    open_saved(window, tmp_path, wf)
+    zygotes = []
+    for _ in range(2):
+        window.run_actions["run"].trigger()
+        wait_idle(window, qtbot)
+        assert window.live.run.nodes["py"].output == {"ok": 1}
+        runner = window.live._executor._runner
+        zygotes.append(runner.zygote_pid)
+    assert zygotes[0] is not None and zygotes[0] == zygotes[1] and not gone(zygotes[0])
+    window.close()
+    qtbot.waitUntil(lambda: gone(zygotes[0]), timeout=10_000)

@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: executor shutdowns in flight (asyncio keeps only weak references to tasks)
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
 #: node states after which an incoming edge counts as having carried data
 _STARTED = frozenset({"running", "success", "error"})
 
@@ -163,6 +166,8 @@ class LiveRunController(QObject):
     def __init__(self, win: MainWindow) -> None:
         super().__init__(win)
         self.win = win
+        self._executor: Any = None  # one warm LocalExecutor shared by this window's runs
+        self._closing_executor: Any = None
         self.bridge = RunBridge(self)
         self.run: Run | None = None
         self.task: asyncio.Task[None] | None = None
@@ -368,7 +373,8 @@ class LiveRunController(QObject):
                 return
             if project_dir is None:
                 project_dir = await loop.run_in_executor(None, scratch_project_dir, wf.id)
-            run = Run(plan, inputs=values, project_dir=project_dir)
+            run = Run(plan, inputs=values, project_dir=project_dir,
+                      executor=self._shared_executor(wf))
             self.run = run
             self.bridge.attach(run)
             recorder = HistoryRecorder(run, self._store_factory())
@@ -649,12 +655,45 @@ class LiveRunController(QObject):
         self.cancel()
         return False
 
+    def _shared_executor(self, wf: Any) -> Any:
+        """One warm local executor for every run of this window (None: the run makes one).
+
+        Keeping it between runs keeps the sandbox's zygote and spare children warm, so a
+        second press of Run starts its first script in milliseconds. Remote executors are
+        made per run (their settings live in the workflow).
+        """
+        if wf.settings.executor.kind != "local":
+            return None
+        if self._executor is None:
+            from nopflow.engine.executor import LocalExecutor
+
+            self._executor = LocalExecutor()
+        return self._executor
+
     def shutdown(self) -> None:
         """The window goes away: stop timers and stop reporting errors to it."""
         self._clock.stop()
         self._remove_sink()
         if self.run is not None and self.busy:
             self.run.cancel()
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._closing_executor = executor  # aclose() at app exit closes it
+            return
+        def close_it(_task: object = None) -> None:
+            closer = loop.create_task(executor.aclose())
+            _BACKGROUND.add(closer)  # keep a reference until it is done
+            closer.add_done_callback(_BACKGROUND.discard)
+
+        task = self.task
+        if task is not None and not task.done():  # the run still uses it: close after
+            task.add_done_callback(close_it)
+        else:
+            close_it()
 
     async def aclose(self) -> None:
         """Cancel a run in progress and wait until it is fully cleaned up (app exit)."""
@@ -664,6 +703,11 @@ class LiveRunController(QObject):
         if task is not None and not task.done():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(task), 15)
+        for executor in (self._executor, self._closing_executor):
+            if executor is not None:
+                with contextlib.suppress(Exception):
+                    await executor.aclose()
+        self._executor = self._closing_executor = None
 
 
 def dock_of(widget: QWidget) -> QDockWidget | None:
