@@ -29,11 +29,16 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not allowed (JSON has no NaN or Infinity)")
+
+
 def _parse_output(data: bytes) -> object:
+    """Strict JSON: Python's json would accept NaN/Infinity, which poison --json and history."""
     text = data.decode("utf-8").strip()
     if not text:
         return {}
-    return json.loads(text)
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 async def build_result(
