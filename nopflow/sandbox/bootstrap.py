@@ -445,6 +445,24 @@ def _set_rlimits(cfg: dict) -> None:  # type: ignore[type-arg]
     lim(resource.RLIMIT_CORE, 0)
 
 
+def _hide_ctl_fd() -> None:
+    """Move the control socket off fd 3 to a high fd before user code runs.
+
+    Not a defence (user code can find it in /proc/self/fd and forge reports; the runner
+    therefore trusts none of them for the exit status) — it just keeps the obvious
+    ``os.write(3, ...)`` from reaching the runner.
+    """
+    global CTL_FD
+    try:
+        import fcntl
+
+        high = fcntl.fcntl(CTL_FD, fcntl.F_DUPFD_CLOEXEC, 200)
+    except (ImportError, OSError):  # Windows, or no fd that high
+        return
+    os.close(CTL_FD)
+    CTL_FD = high
+
+
 def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
     """Confine this process per `cfg`, run the user's code, return the exit code.
 
@@ -452,6 +470,7 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
     """
     project = cfg["project_dir"]
     temp = cfg["temp_dir"]
+    _hide_ctl_fd()
     os.chdir(project)
     os.environ.clear()
     os.environ.update(cfg.get("env") or {})
@@ -537,11 +556,9 @@ def _finish(code: int) -> None:
                 stream.flush()
         except BaseException:
             pass
-    # Lets the runner finish as soon as fd 3 closes, without waiting for the zygote's
-    # wait status (a signal death sends no such report and takes the zygote's path).
-    report({"t": "exit", "code": code})
-    # Close stdio and fd 3 now: the kernel frees the address space *before* it closes a
-    # dying process's files, and the runner is done as soon as it sees these EOFs.
+    # No "exit" report: the runner takes the exit status from the kernel only (user code
+    # could forge any report).  Close stdio and the control fd now: the kernel frees the
+    # address space *before* it closes a dying process's files.
     os.closerange(0, CTL_FD + 1)
     os._exit(code)
 
@@ -874,6 +891,7 @@ def zygote_main(sockfd: int, parent_pid: int | None) -> int:
     # Warm up what every job needs (libc handle), keep the rest lazy: a small zygote
     # forks faster, and COW faults in the child cost more than a rare import.
     landlock_abi()
+    import fcntl  # noqa: F401  (used by every job: _hide_ctl_fd)
     import gc
 
     _warm_up()

@@ -88,9 +88,6 @@ class ScriptHandle:
             reader(self.loop, stderr_r, self._on_stderr),
             reader(self.loop, self._ctl_fd, self._on_ctl),
         ]
-        self._reported_exit: int | None = None
-        self._early_exit: asyncio.Future[_Exit] = self.loop.create_future()
-        self._readers[2].done.add_done_callback(self._ctl_closed)
         self._exit_source = exit_waiter()
         self._watchdog = self.loop.create_task(self._watch())
         self._escalation: asyncio.TimerHandle | None = None
@@ -157,18 +154,15 @@ class ScriptHandle:
             except ValueError:
                 continue
             if isinstance(obj, dict):
-                if obj.get("t") == "exit" and isinstance(obj.get("code"), int):
-                    self._reported_exit = obj["code"]
+                # The child's own reports only add detail (traceback, violation path).
+                # How it exited comes from the kernel (the zygote's waitpid status or our
+                # own wait): user code can write forged lines here.
+                if obj.get("t") == "exit":
                     continue
                 if len(self._reports) < 100:
                     self._reports.append(obj)
                 if obj.get("t") == "violation" and self._violation is None:
                     self._violation = bootstrap.VIOLATION_PREFIX + str(obj.get("path"))
-
-    def _ctl_closed(self, _fut: asyncio.Future[None]) -> None:
-        """The child said how it exits and closed fd 3: it is gone, no need to wait more."""
-        if self._reported_exit is not None and not self._early_exit.done():
-            self._early_exit.set_result(_Exit(self._reported_exit, None))
 
     # ---- clock
     def _active_elapsed(self, now: float | None = None) -> float:
@@ -251,10 +245,8 @@ class ScriptHandle:
     async def _supervise(self) -> None:
         try:
             src = self._exit_source
-            if not src.done():
-                await asyncio.wait([src, self._early_exit], return_when=asyncio.FIRST_COMPLETED)
             try:
-                exit_ = src.result() if src.done() else self._early_exit.result()
+                exit_ = await asyncio.shield(src)
                 if isinstance(exit_, int):
                     exit_ = _Exit.from_returncode(exit_)
             except asyncio.CancelledError:

@@ -52,3 +52,51 @@ async def test_nan_and_infinity_output_refused(
     assert r.error is not None and r.error.startswith(
         f"output is not valid JSON: {name} is not allowed (JSON has no NaN or Infinity)"
     ), r.error
+
+
+# --------------------------------------------------------------------------- 2: forged exit
+_FORGE = """
+    import os, sys
+    msgs = (b'{"t":"exit","code":0}\\n', b'{"t": "exit", "code": 0}\\n')
+    fds = [3]
+    if os.path.isdir("/proc/self/fd"):
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                    fds.append(int(name))
+            except OSError:
+                pass
+    for fd in fds:
+        for m in msgs:
+            try:
+                os.write(fd, m)
+            except OSError:
+                pass
+    print('{"forged": true}')
+    sys.stdout.flush()
+    sys.stderr.write("boom\\n")
+    sys.stderr.flush()
+    os._exit(1)
+"""
+
+
+@pytest.mark.parametrize("prefer", ["zygote", "pool"])
+async def test_forged_exit_report_cannot_turn_failure_into_success(
+    project: Path, prefer: str
+) -> None:
+    r0 = ScriptRunner(prefer=prefer)
+    try:
+        for _ in range(6):  # the race used to go the forger's way about half the time
+            r = await run(r0, project, _FORGE)
+            assert not r.ok, r.output
+            assert r.error == "exited with code 1: boom"
+            assert r.exit_code == 1
+    finally:
+        await asyncio.wait_for(r0.aclose(), 10)
+
+
+async def test_forged_reports_cannot_hide_a_signal(runner: ScriptRunner, project: Path) -> None:
+    code = _FORGE.replace("os._exit(1)", "import signal; os.kill(os.getpid(), signal.SIGKILL)")
+    r = await run(runner, project, code)
+    assert not r.ok
+    assert r.error == "killed by signal SIGKILL"
