@@ -51,7 +51,8 @@ def test_validate_lists_problems_one_per_line(tmp_path: Path) -> None:
     lines = res.stdout.splitlines()
     assert any(line.startswith("node x: unknown block type 'teleport'") for line in lines)
     assert any(line.startswith("node c: config.expression") for line in lines)
-    assert "edge e2: target node 'nowhere' does not exist" in lines
+    assert "node s: edge e2: target node 'nowhere' does not exist" in lines
+    assert all(line.startswith("node ") for line in lines)
     assert "Traceback" not in res.stderr
 
 

@@ -53,7 +53,7 @@ def test_every_problem_is_reported_at_once() -> None:
     assert any(p.startswith("node a: cycle: ") and "a -> b -> c -> a" in p.replace(
         "b -> c -> a -> b", "a -> b -> c -> a") for p in found) or any(
         "cycle:" in p and all(x in p for x in ("a", "b", "c")) for p in found)
-    assert "edge e4: target node 'ghost' does not exist" in found
+    assert "node s: edge e4: target node 'ghost' does not exist" in found
     assert any(p.startswith("node x: unknown block type 'teleport'") for p in found)
     assert any(p.startswith("node bad: config: 'seconds' must be 0 or more") for p in found)
     assert len(found) >= 4
@@ -87,7 +87,7 @@ def test_duplicate_ids_and_duplicate_connections() -> None:
     w = wf([n("s", "start"), n("a"), n("a")], [("s", "a"), ("s", "a")])
     found = problems(w)
     assert "node a: duplicate node id" in found
-    assert "edge e1: duplicate connection s.out -> a.in" in found
+    assert "node s: edge e1: duplicate connection s.out -> a.in" in found
 
 
 def test_no_start_node() -> None:
@@ -187,3 +187,36 @@ def test_compile_error_lists_problems() -> None:
     with pytest.raises(CompileError) as info:
         compile_workflow(wf([n("a")]))
     assert info.value.problems == [Problem("no start node: add a 'start' block", kind="no-start")]
+
+
+def test_cycle_does_not_hide_other_problems() -> None:
+    w = wf([n("s", "start"), n("a"), n("b"), n("lone")], [("s", "a"), ("a", "b"), ("b", "a")])
+    found = problems(w)
+    assert any("cycle:" in p for p in found)
+    assert "node lone: not reachable from a start node: connect its input" in found
+
+
+def test_a_broken_node_is_not_also_called_unreachable() -> None:
+    w = wf([n("s", "start"), n("p", "python", code="print(1)", timeout_s="x"), n("d")],
+           [("s", "p"), ("p", "d")])
+    found = problems(w)
+    assert [p.split(":")[0] for p in found] == ["node p"]
+
+
+def test_python_source_is_not_a_template() -> None:
+    code = "n = 1\nprint(f'{{\"a\": {n}}}')\nprint('{{name}}'.format(name=2))\n"
+    w = wf([n("s", "start"), n("p", "python", code=code)], [("s", "p")])
+    assert problems(w) == []
+
+
+@pytest.mark.parametrize(("type_", "config", "field"), [
+    ("delay", {"seconds": "soon"}, "seconds"),
+    ("loop", {"count": "many"}, "count"),
+])
+def test_number_fields_take_numbers_or_templates(type_: str, config: dict[str, Any],
+                                                 field: str) -> None:
+    w = wf([n("s", "start"), n("x", type_, **config)], [("s", "x")])
+    assert any(p.startswith(f"node x: config: '{field}' must be a number or a {{{{ }}}} "
+                            "template") for p in problems(w))
+    ok = dict(config, **{field: "{{ $input.n }}"})
+    assert problems(wf([n("s", "start"), n("x", type_, **ok)], [("s", "x")])) == []

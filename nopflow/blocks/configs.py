@@ -18,6 +18,22 @@ EXPRESSION = {"widget": "expression"}
 JSON = {"widget": "json"}
 
 
+def _number_or_template(value: object, field: str, minimum: float = 0) -> None:
+    """A number field that also takes a `{{ }}` template: plain text must be a number."""
+    if isinstance(value, str):
+        if "{{" in value:
+            return
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(
+                f"'{field}' must be a number or a {{{{ }}}} template, not {value!r}"
+            ) from None
+        value = number
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < minimum:
+        raise ValueError(f"'{field}' must be {minimum:g} or more")
+
+
 class StartConfig(BlockConfig):
     """The start block has nothing to configure: its output is the run inputs."""
 
@@ -89,8 +105,8 @@ class LoopConfig(BlockConfig):
             raise ValueError("set 'items' (expression or list) or 'count'")
         if self.items is not None and self.count is not None:
             raise ValueError("set either 'items' or 'count', not both")
-        if isinstance(self.count, int) and not isinstance(self.count, bool) and self.count < 0:
-            raise ValueError("'count' must be 0 or more")
+        if self.count is not None:
+            _number_or_template(self.count, "count")
         return self
 
 
@@ -110,8 +126,7 @@ class DelayConfig(BlockConfig):
 
     @model_validator(mode="after")
     def _not_negative(self) -> DelayConfig:
-        if isinstance(self.seconds, (int, float)) and self.seconds < 0:
-            raise ValueError("'seconds' must be 0 or more")
+        _number_or_template(self.seconds, "seconds")
         return self
 
 

@@ -142,10 +142,28 @@ def _bare_expressions(block: type[Block] | None, config: dict[str, Any]) -> list
     ]
 
 
+def code_fields(block: type[Block]) -> set[str]:
+    """Config fields holding program source: never templates (`{{` is valid Python)."""
+    out = set()
+    for name, info in block.Config.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("widget") == "code":
+            out.add(name)
+    return out
+
+
+def templated_config(block: type[Block] | None, config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a config that may hold `{{ }}` templates (everything but source code)."""
+    if block is None:
+        return config
+    skip = code_fields(block)
+    return {k: v for k, v in config.items() if k not in skip} if skip else config
+
+
 def _walk_config(config: dict[str, Any], node: Node, block: type[Block]) -> list[Problem]:
     out = []
     bare = set(bare_expression_fields(block))
-    for key, value in config.items():
+    for key, value in templated_config(block, config).items():
         if key in bare and isinstance(value, str) and not ex.is_template(value):
             try:
                 ex.parse_condition(value)
@@ -204,12 +222,21 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
 
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(n.id for n in wf.nodes)
+    # Every edge between existing nodes, broken or not: cycles and reachability are judged
+    # on what the person drew, so a node with a bad config is not also called unreachable.
+    drawn = nx.DiGraph()
+    drawn.add_nodes_from(n.id for n in wf.nodes)
     edge_ids: set[str] = set()
     pairs: set[tuple[str, str, str, str]] = set()
     for edge in wf.edges:
         bad = False
+        owner = edge.source if edge.source in seen else (
+            edge.target if edge.target in seen else None)
+        if edge.source in seen and edge.target in seen:
+            drawn.add_edge(edge.source, edge.target)
         if edge.id in edge_ids:
-            problems.append(Problem("duplicate edge id", edge_id=edge.id, kind="duplicate"))
+            problems.append(Problem(f"edge {edge.id}: duplicate edge id", node_id=owner,
+                                    edge_id=edge.id, kind="duplicate"))
             bad = True
         edge_ids.add(edge.id)
         for end, nid, port, outgoing in (
@@ -218,7 +245,8 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
         ):
             if nid not in seen:
                 problems.append(
-                    Problem(f"{end} node '{nid}' does not exist", edge_id=edge.id, kind="edge")
+                    Problem(f"edge {edge.id}: {end} node '{nid}' does not exist",
+                            node_id=owner, edge_id=edge.id, kind="edge")
                 )
                 bad = True
                 continue
@@ -244,8 +272,9 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
         if not bad and key in pairs:
             problems.append(
                 Problem(
-                    f"duplicate connection {edge.source}.{edge.source_port} -> "
-                    f"{edge.target}.{edge.target_port}",
+                    f"edge {edge.id}: duplicate connection {edge.source}.{edge.source_port} "
+                    f"-> {edge.target}.{edge.target_port}",
+                    node_id=owner,
                     edge_id=edge.id,
                     kind="duplicate",
                 )
@@ -264,16 +293,27 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
         nodes[edge.source].out_edges.append(edge)
         nodes[edge.target].in_edges.append(edge)
 
-    for component in nx.strongly_connected_components(graph):
+    for component in nx.strongly_connected_components(drawn):
         if len(component) > 1:
-            sub = graph.subgraph(component)
+            sub = drawn.subgraph(component)
             cycle = [u for u, _v, *_ in nx.find_cycle(sub)]
             ring = " -> ".join([*cycle, cycle[0]])
             problems.append(Problem(f"cycle: {ring}", node_id=cycle[0], kind="cycle"))
 
     starts = [n.id for n in wf.nodes if n.type == "start" and n.id in nodes]
-    if not any(n.type == "start" for n in wf.nodes):
+    drawn_starts = [n.id for n in wf.nodes if n.type == "start"]
+    if not drawn_starts:
         problems.append(Problem("no start node: add a 'start' block", kind="no-start"))
+    else:
+        reachable: set[str] = set(drawn_starts)
+        for start in drawn_starts:
+            reachable |= nx.descendants(drawn, start)
+        for n in wf.nodes:
+            if n.id not in reachable and n.type != "start":
+                problems.append(
+                    Problem("not reachable from a start node: connect its input",
+                            node_id=n.id, kind="unreachable")
+                )
 
     acyclic = not any(p.kind == "cycle" for p in problems)
     order: list[str] = []
@@ -281,16 +321,6 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
     loops: dict[str, LoopBody] = {}
     if acyclic:
         order = list(nx.lexicographical_topological_sort(graph, key=_order_key(wf)))
-        if starts:
-            reachable: set[str] = set(starts)
-            for s in starts:
-                reachable |= nx.descendants(graph, s)
-            for n in wf.nodes:
-                if n.id not in reachable and n.type != "start":
-                    problems.append(
-                        Problem("not reachable from a start node: connect its input",
-                                node_id=n.id, kind="unreachable")
-                    )
         for nid in order:
             anc: set[str] = set()
             for p in graph.predecessors(nid):
@@ -391,7 +421,7 @@ def _reference_problems(
     for body in loops.values():
         in_body |= body.members
     for nid, cn in nodes.items():
-        config = cn.node.config
+        config = templated_config(cn.block, cn.node.config)
         try:
             refs = set(ex.node_refs(config))
             roots = set(ex.roots_used(config))

@@ -67,8 +67,8 @@ def config_errors(block_type: str, config: dict[str, Any]) -> tuple[dict[str, st
             else:
                 general.append(msg)
     for name, info in block.Config.model_fields.items():
-        if name in per_field or name not in config:
-            continue
+        if name in per_field or name not in config or field_kind(info) == "code":
+            continue  # source code is never a template: `{{` is valid Python
         bare = field_kind(info) == "expression" and info.is_required()
         errors = ex.check_value(config[name], bare=bare)
         if errors:
