@@ -224,3 +224,22 @@ def test_loader_raises_only_its_own_error(value: object) -> None:
 def test_edges_default_ports() -> None:
     e = Edge(source="a", target="b")
     assert (e.source_port, e.target_port) == ("out", "in") and e.id
+
+
+def test_a_file_without_id_gets_a_stable_one(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"format": "nopflow/workflow", "version": 1}')
+    first, second = load_workflow(path), load_workflow(path)
+    assert first.id == second.id  # history (keyed by id) survives reloads
+    other = write(tmp_path, '{"format": "nopflow/workflow", "version": 1}', "other.nopflow.json")
+    assert load_workflow(other).id != first.id
+
+
+def test_nan_and_infinity_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"format": "nopflow/workflow", "version": 1, "variables": {"x": NaN}}')
+    with pytest.raises(WorkflowFileError, match="NaN is not allowed"):
+        load_workflow(path)
+
+
+def test_special_files_are_refused_without_reading_forever() -> None:
+    with pytest.raises(WorkflowFileError, match="not a regular file"):
+        load_workflow("/dev/zero")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,24 @@ def _describe_validation_error(exc: ValidationError) -> list[tuple[tuple[int | s
     return out
 
 
+class _NonStandardNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> float:
+    """JSON has no NaN or Infinity; Python's json module accepts them unless told not to."""
+    raise _NonStandardNumber(f"{name} is not allowed (JSON has no NaN or Infinity)")
+
+
+def stable_id_for(path: str) -> str:
+    """The id of a workflow file written without one: stable for that file's location.
+
+    History is keyed by workflow id, so a random id per load would lose every run; the
+    editor writes this id into the file on its next save, which makes it permanent.
+    """
+    return uuid.uuid5(uuid.NAMESPACE_URL, "file://" + os.path.abspath(path)).hex
+
+
 def parse_workflow(data: bytes | str, path: str | None = None) -> Workflow:
     """Decode, migrate and validate a workflow document; raise `WorkflowFileError` on any fault."""
     if isinstance(data, bytes):
@@ -90,7 +109,9 @@ def parse_workflow(data: bytes | str, path: str | None = None) -> Workflow:
     if not text.strip():
         raise WorkflowFileError(path, "file is empty")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except _NonStandardNumber as exc:
+        raise WorkflowFileError(path, f"invalid JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise WorkflowFileError(
             path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -132,6 +153,8 @@ def workflow_from_document(doc: Any, path: str | None = None) -> Workflow:
             path, f"unknown format version {version}", json_path="$.version"
         )
     doc = migrate(doc, version)
+    if "id" not in doc and path is not None:
+        doc = {**doc, "id": stable_id_for(path)}
     try:
         return Workflow.model_validate(doc)
     except ValidationError as exc:
@@ -171,7 +194,16 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
                 f"file is {size / 2**20:.1f} MB; workflow files are limited to "
                 f"{MAX_FILE_BYTES // 2**20} MB",
             )
-        data = p.read_bytes()
+        if not p.is_file():
+            if p.is_dir():
+                raise IsADirectoryError(name)
+            raise WorkflowFileError(name, "not a regular file")
+        with p.open("rb") as fh:  # bounded: special files report a size of 0
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise WorkflowFileError(
+                name, f"file is larger than {MAX_FILE_BYTES // 2**20} MB; workflow files are "
+                "limited to that size")
     except FileNotFoundError:
         raise WorkflowFileError(name, "no such file") from None
     except IsADirectoryError:
