@@ -771,7 +771,8 @@ class Run:
             rec.stderr_tail = failure.stderr_tail
         mode = st.error_mode
         if mode == "continue":
-            out = {"error": {"message": failure.message, "type": failure.error_type}}
+            # `$prev.error` is the message a person reads; the kind is beside it
+            out = {"error": failure.message, "error_type": failure.error_type}
             g.outputs[nid] = out
             g.continued.add(nid)
             rec.output = out

@@ -56,9 +56,10 @@ async def test_continue_descendants_see_prev_error() -> None:
     st = states(run)
     assert run.status == "failed"
     assert st["after"] == "success" and st["o"] == "success" and st["later"] == "success"
-    err = run.outputs["seen"]["error"]
-    assert err["type"] == "ExpressionError"
-    assert "node bad" in err["message"] and "config.seconds" in err["message"]
+    seen = run.outputs["seen"]
+    assert seen["error"] == run.nodes["bad"].error  # $prev.error is the message itself
+    assert seen["error_type"] == "ExpressionError"
+    assert "node bad" in seen["error"] and "config.seconds" in seen["error"]
 
 
 async def test_node_error_mode_overrides_workflow() -> None:
