@@ -7,6 +7,7 @@ User mistakes print one clear message on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -44,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", "-i", action="append", default=[], metavar="KEY=VALUE",
         help="set a run input; VALUE is parsed as JSON when it parses, else taken as text",
     )
-    out = run.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print the final result as JSON")
-    out.add_argument("--events", action="store_true", help="print one JSON event per line")
+    run.add_argument("--json", action="store_true",
+                     help="print the final result as JSON (with --events: as the last line)")
+    run.add_argument("--events", action="store_true", help="print one JSON event per line")
     run.add_argument("--executor", choices=["local", "dask"], help="where blocks run")
     run.add_argument("--address", help="Dask scheduler address (with --executor dask)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -107,6 +108,26 @@ def open_editor(file: str | None) -> int:
     return run_editor(file)
 
 
+class _CliLogFormat(logging.Formatter):
+    """Library warnings read like the CLI's own messages: `nopflow: warning: …`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"nopflow: {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.levelno >= logging.ERROR:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def _setup_logging() -> None:
+    """Warnings (history set aside, executor trouble) go to stderr once, never twice."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_CliLogFormat())
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -122,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return open_editor(editor or None)
     parser = build_parser()
     args = parser.parse_args(args_list)
+    _setup_logging()
     try:
         if args.command == "validate":
             return cmd_validate(args.file)

@@ -18,13 +18,12 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     try:
         wf = load_workflow(args.file)
+        store = HistoryStore()
+        runs = store.list_runs(wf.id)
     except NopflowError as exc:
         print(f"nopflow: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    store = HistoryStore()
-    runs = store.list_runs(wf.id)
-    for warning in store.warnings:
-        print(f"nopflow: warning: {warning}", file=sys.stderr)
+    # store.warnings (a corrupt file set aside) were logged as they happened
     if getattr(args, "json", False):
         print(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False, default=str))
         return EXIT_OK

@@ -1,4 +1,4 @@
-"""`nopflow run FILE [--input k=v]… [--json | --events] [--executor local|dask [--address A]]`.
+"""`nopflow run FILE [--input k=v]… [--json] [--events] [--executor local|dask [--address A]]`.
 
 (DESIGN.md §8.) `--executor`/`--address` override the workflow's `settings.executor` for
 this run; `dask` without an address starts a LocalCluster on 127.0.0.1 and closes it after.
@@ -153,7 +153,25 @@ class _EarlySignals:
     def _handle(self, signum: int, _frame: Any) -> None:
         self.received.append(signum)
 
+    def reinstall(self) -> None:
+        """After the loop's handlers go: a late signal (a second Ctrl+C) is only noted."""
+        for sig in self._old:
+            try:
+                signal.signal(sig, self._handle)
+            except (ValueError, OSError):
+                pass
+
     def __exit__(self, *_exc: object) -> None:
+        if self.received:
+            # The process is only exiting now, after a clean cancel. Ignore late signals:
+            # interpreter shutdown resets Python-level handlers to the default (die by
+            # signal), but leaves an ignored signal ignored.
+            for sig in self._old:
+                try:
+                    signal.signal(sig, signal.SIG_IGN)
+                except (ValueError, OSError):
+                    pass
+            return
         for sig, old in self._old.items():
             try:
                 signal.signal(sig, old)
@@ -187,12 +205,16 @@ async def _execute(run: Any, recorder: Any, early: _EarlySignals, executor: Any 
                    quiet: bool = False) -> None:
     loop = asyncio.get_running_loop()
     installed: list[int] = []
+    def on_signal(sig: int) -> None:
+        early.received.append(sig)
+        run.cancel()  # idempotent: a second Ctrl+C changes nothing
+
     for sig in _SIGNALS:
         try:
-            loop.add_signal_handler(sig, run.cancel)
+            loop.add_signal_handler(sig, on_signal, sig)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # Windows: plain handlers
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(run.cancel))
+            signal.signal(sig, lambda signum, _f: loop.call_soon_threadsafe(on_signal, signum))
     if early.received:
         run.cancel()
     try:
@@ -206,7 +228,8 @@ async def _execute(run: Any, recorder: Any, early: _EarlySignals, executor: Any 
                 await executor.aclose()
         finally:
             for sig in installed:
-                loop.remove_signal_handler(sig)
+                loop.remove_signal_handler(sig)  # resets to the default handler ...
+            early.reinstall()  # ... so put back one that only takes note
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -281,10 +304,7 @@ def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
     store = HistoryStore()
     recorder = HistoryRecorder(run, store)
     asyncio.run(_execute(run, recorder, early, executor, bool(getattr(args, "quiet", False))))
-    for warning in store.warnings:
-        _err(f"warning: {warning}")
-    if recorder.error:
-        _err(f"warning: {recorder.error}")
+    # store warnings and recorder errors were logged (once) as they happened
     if getattr(args, "json", False):
         try:
             sys.stdout.write(json.dumps(run.result(), ensure_ascii=False, default=str) + "\n")

@@ -170,3 +170,54 @@ def test_history_text(tmp_path: Path, data_dir: Path) -> None:
     assert proc.stdout.count("completed") == 2 and "calc" in proc.stdout
     bad = nopflow("history", str(tmp_path / "nope.json"))
     assert bad.returncode == 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("gap", [0.02, 0.15])
+def test_repeated_ctrl_c_still_exits_1_and_keeps_the_run(tmp_path: Path, data_dir: Path,
+                                                         gap: float) -> None:
+    # An impatient second Ctrl+C lands while the first cancel is cleaning up (or while the
+    # process exits): the run must still end as `cancelled`, exit code 1, no traceback.
+    path = write_wf(tmp_path, [{"id": "wait", "type": "delay", "config": {"seconds": 60}}],
+                    [("start", "wait")])
+    proc = subprocess.Popen([sys.executable, "-m", "nopflow", "run", str(path), "--events"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or json.loads(line)["event"] == "node_state":
+            break
+    proc.send_signal(signal.SIGINT)
+    for _ in range(3):
+        time.sleep(gap)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    runs = json.loads(nopflow("history", str(path), "--json").stdout)
+    assert runs[0]["status"] == "cancelled"
+
+
+def test_json_and_events_together(tmp_path: Path, data_dir: Path) -> None:
+    proc = nopflow("run", str(simple(tmp_path)), "--events", "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert all("event" in ev for ev in lines[:-1])
+    assert lines[-2]["event"] == "run_finished"
+    assert lines[-1]["status"] == "completed" and lines[-1]["outputs"]["greeting"] == "hello world"
+
+
+def test_a_data_folder_that_is_a_file_is_a_clear_error(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NOPFLOW_DATA_DIR", str(blocker))
+    path = simple(tmp_path)
+    proc = nopflow("history", str(path))
+    assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = nopflow("run", str(path), "--json")  # the run itself still works
+    assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "completed"
+    assert proc.stderr.count("is a file, not a folder") == 1

@@ -11,29 +11,38 @@ from pathlib import Path
 
 import platformdirs
 
+from nopflow.errors import NopflowError
+
 APP = "nopflow"
+
+
+def _ensure_dir(path: Path, what: str) -> Path:
+    """Create a folder, or say clearly why it cannot be (a file in the way, no permission)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NopflowError(f"{what} {path} is a file, not a folder") from None
+    except OSError as exc:
+        raise NopflowError(f"cannot create {what} {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def data_dir() -> Path:
     """The data directory (created on first use)."""
     override = os.environ.get("NOPFLOW_DATA_DIR")
     path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    what = "the data folder (NOPFLOW_DATA_DIR)" if override else "the data folder"
+    return _ensure_dir(path, what)
 
 
 def history_dir() -> Path:
     """Run history files: `history/<workflow-id>.json`."""
-    path = data_dir() / "history"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _ensure_dir(data_dir() / "history", "the history folder")
 
 
 def autosave_dir() -> Path:
     """Crash-recovery copies of unsaved editor documents."""
-    path = data_dir() / "autosave"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _ensure_dir(data_dir() / "autosave", "the autosave folder")
 
 
 def scratch_project_dir(workflow_id: str) -> Path:
