@@ -101,11 +101,13 @@ def run_editor(file: str | None) -> int:
         with loop:
             code = loop.run_until_complete(_editor_main(app, file, EDITOR_OPTIONS))
             # a run still going (quit from a timer, the session ending): cancel, await
+            from nopflow.ui.live.run_controller import drain_background
             from nopflow.ui.main_window import active_windows
 
             for w in active_windows():
-                if w.live.busy:
-                    loop.run_until_complete(w.live.aclose())
+                # cancels a run still going and closes the window's warm sandbox
+                loop.run_until_complete(w.live.aclose())
+            loop.run_until_complete(drain_background())
     finally:
         asyncio.set_event_loop(None)
     return code

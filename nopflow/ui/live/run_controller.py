@@ -67,6 +67,13 @@ _BACKGROUND: set[asyncio.Task[None]] = set()
 _STARTED = frozenset({"running", "success", "error"})
 
 
+async def drain_background(timeout: float = 10.0) -> None:
+    """Wait for executor shutdowns still in flight (app exit: no zygote outlives the app)."""
+    pending = [t for t in _BACKGROUND if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
 def _fired_ports(nodes: Any) -> dict[str, list[str]]:
     """Per node id, the ports it fired, from live or kept records' `details["ports"]`."""
     out: dict[str, list[str]] = {}
