@@ -204,8 +204,12 @@ async def main(n: int, events: int, repeat: int) -> None:
           f"best {ms[0]:.2f} ms, worst {ms[-1]:.2f} ms (n={len(ms)})")
     win.undo.setClean()
     win._recovered = False
+    await win.live.aclose()  # the window's warm sandbox goes before the loop does
     win.shutdown()
     win.hide()
+    from nopflow.ui.live.run_controller import drain_background
+
+    await drain_background()
 
 
 def cli() -> int:
