@@ -71,6 +71,11 @@ STDERR_MARKER = "[sandbox] "
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 SYS_landlock_create_ruleset = 444  # same numbers on x86_64 and aarch64 (generic table)
 SYS_landlock_add_rule = 445
@@ -236,6 +241,43 @@ def apply_landlock(write_dirs: list[str], write_files: list[str]) -> int:
     finally:
         os.close(rfd)
     return abi
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> bool:
+    """Drop every capability of this process for good (Linux; a no-op for most users).
+
+    Matters when the app runs as root: CAP_SYS_PTRACE would let the script read other
+    processes' memory and ``/proc/<pid>/environ`` (it overrides Landlock's ptrace scoping
+    and non-dumpable processes), CAP_DAC_* would bypass file permissions, CAP_SYS_ADMIN
+    would allow mounts...  With ``no_new_privs`` set (done with Landlock), programs the
+    script executes do not get root's capabilities back either.  Returns True on success.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = _get_libc()
+    if libc is None:
+        return False
+    if os.geteuid() == 0:  # bounding set (needs CAP_SETPCAP): caps no exec can regain
+        for cap in range(64):
+            if libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
+                if ctypes.get_errno() == 22:  # EINVAL: past the last capability
+                    break
+    libc.prctl(PR_CAP_AMBIENT, ctypes.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), 0, 0, 0)
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    return bool(libc.capset(ctypes.byref(hdr), data) == 0)
 
 
 # --------------------------------------------------------------------------- audit hook
@@ -486,6 +528,7 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
             report({"t": "warning", "message": f"landlock not applied: {exc}"})
             if cfg.get("landlock_required"):
                 return 70
+    drop_capabilities()
     sys.dont_write_bytecode = True  # no __pycache__ writes into site-packages
     filename = cfg.get("filename") or "<script>"
     sys.argv = [filename]
@@ -880,6 +923,7 @@ def zygote_main(sockfd: int, parent_pid: int | None) -> int:
     """Entry point of the zygote process."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_DUMPABLE, 0)  # its /proc/<pid>/{environ,mem,fd} closed to scripts
     if parent_pid is not None and os.getppid() != parent_pid:
         return 0  # parent already gone
     import socket

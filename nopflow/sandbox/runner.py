@@ -104,6 +104,12 @@ class ScriptRunner:
         self._nproc = _ProcessBudget()
         self._closed = False
         _RUNNERS.add(self)
+        if IS_LINUX:
+            # The app's environment (API tokens...) must not be readable by a script
+            # through /proc/<app pid>/environ: non-dumpable makes /proc/<pid>/{environ,
+            # mem,fd,maps} need CAP_SYS_PTRACE (scripts have none: bootstrap drops them).
+            # Cost: no core dumps of the app, and debuggers/py-spy need root to attach.
+            bootstrap._prctl(bootstrap.PR_SET_DUMPABLE, 0)
 
     @property
     def tier(self) -> str:

@@ -6,6 +6,7 @@ Every child is bounded by a timeout; nothing here forks without bound.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -100,3 +101,60 @@ async def test_forged_reports_cannot_hide_a_signal(runner: ScriptRunner, project
     r = await run(runner, project, code)
     assert not r.ok
     assert r.error == "killed by signal SIGKILL"
+
+
+# --------------------------------------------------------------------------- 3: /proc environ
+_ANCESTORS = """
+    import json, os
+    found, pid = [], os.getppid()
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if b"NOPFLOW_TEST_SECRET=" in fh.read():
+                    found.append(pid)
+        except OSError:
+            pass
+        with open(f"/proc/{pid}/stat") as fh:
+            st = fh.read()
+        pid = int(st[st.rfind(")") + 2 :].split()[1])
+    print(json.dumps(found))
+"""
+
+_APP = """
+import asyncio, json, sys, tempfile
+from pathlib import Path
+from nopflow.sandbox import ScriptRunner, ScriptSpec
+
+async def main():
+    r = ScriptRunner(prefer=sys.argv[1])
+    try:
+        res = await asyncio.wait_for(
+            r.run(ScriptSpec(project_dir=Path(sys.argv[2]), code=sys.argv[3])), 30
+        )
+        print(json.dumps([res.ok, res.output, res.error]))
+    finally:
+        await r.aclose()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="/proc is Linux")
+@pytest.mark.parametrize("prefer", ["zygote", "pool"])
+def test_app_environment_not_readable_through_proc(project: Path, prefer: str) -> None:
+    """An app (and the shell above it) with a secret in its environment: a script walking
+    its ppid chain through /proc/<pid>/environ finds it nowhere."""
+    import json
+    import subprocess
+
+    env = {**os.environ, "NOPFLOW_TEST_SECRET": "s3cret"}
+    # `sh` stays alive above the app (no exec), holding the secret too
+    argv = [
+        "sh", "-c", '"$0" -c "$1" "$2" "$3" "$4"; exit $?',
+        sys.executable, _APP, prefer, str(project), textwrap.dedent(_ANCESTORS),
+    ]  # fmt: skip
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    ok, output, error = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert ok, error
+    assert output == [], f"ancestors whose environment the script read: {output}"
