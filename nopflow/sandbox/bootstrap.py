@@ -505,6 +505,26 @@ def _hide_ctl_fd() -> None:
     CTL_FD = high
 
 
+def _confine(cfg: dict) -> bool:  # type: ignore[type-arg]
+    """The kernel-side layers, in order: rlimits, Landlock (+ no_new_privs), no
+    capabilities.  Shared by the job itself and the launcher (which applies them before
+    exec'ing a user-chosen interpreter).  False = a required layer failed."""
+    _set_rlimits(cfg)
+    if cfg.get("landlock") and sys.platform.startswith("linux"):
+        try:
+            # /dev/shm: POSIX semaphores/shared memory (multiprocessing needs them).  The
+            # audit hook still refuses Python-level open() there.
+            apply_landlock(
+                [cfg["project_dir"], cfg["temp_dir"], "/dev/shm"], ["/dev/null", "/dev/tty"]
+            )
+        except OSError as exc:
+            report({"t": "warning", "message": f"landlock not applied: {exc}"})
+            if cfg.get("landlock_required"):
+                return False
+    drop_capabilities()
+    return True
+
+
 def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
     """Confine this process per `cfg`, run the user's code, return the exit code.
 
@@ -518,17 +538,8 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
     os.environ.update(cfg.get("env") or {})
     if "tempfile" in sys.modules:
         sys.modules["tempfile"].tempdir = None  # recompute from the new TMPDIR
-    _set_rlimits(cfg)
-    if cfg.get("landlock") and sys.platform.startswith("linux"):
-        try:
-            # /dev/shm: POSIX semaphores/shared memory (multiprocessing needs them).  The
-            # audit hook still refuses Python-level open() there.
-            apply_landlock([project, temp, "/dev/shm"], ["/dev/null", "/dev/tty"])
-        except OSError as exc:
-            report({"t": "warning", "message": f"landlock not applied: {exc}"})
-            if cfg.get("landlock_required"):
-                return 70
-    drop_capabilities()
+    if not _confine(cfg):
+        return 70
     sys.dont_write_bytecode = True  # no __pycache__ writes into site-packages
     filename = cfg.get("filename") or "<script>"
     sys.argv = [filename]
@@ -999,6 +1010,77 @@ def worker_main(ctl_fd: int, config_fd: int | None = None) -> int:
     return code
 
 
+# --------------------------------------------------------------------------- launcher
+def _config_fd(data: bytes, temp_dir: str | None) -> int:
+    """An inheritable fd, positioned at 0, holding `data` (memfd; else an unlinked file)."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("nopflow-job", 0)
+    else:  # pragma: no cover - macOS
+        import tempfile
+
+        fd, name = tempfile.mkstemp(dir=temp_dir)
+        os.unlink(name)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def launch_main(python: str, args: list[str]) -> int:
+    """Start a *user-chosen* interpreter only once it is confined.
+
+    That interpreter may be any executable (a shell script wrapping python, say), and
+    it runs before any bootstrap of ours could confine it — so it is always started
+    through this launcher, run by the app's own trusted Python.  The launcher confines
+    itself (PDEATHSIG; for a job: the job's env, cwd, rlimits, Landlock, no capabilities;
+    for ``--check``: writes nowhere), and then ``execv``s the interpreter.  Landlock,
+    no_new_privs, rlimits and the dropped capabilities survive exec; the session was
+    made by the runner (``start_new_session``).  The bootstrap in the interpreter then
+    applies its own layers again (nested Landlock only narrows).
+
+    ``--launch PY --worker CTLFD``: read the job config from CTLFD, confine, exec
+    ``PY -I -X utf8 bootstrap.py --worker CTLFD:CONFIGFD`` (config re-sent in a memfd).
+    ``--launch PY --check``: confine, exec ``PY -I -c <print version>`` (validation).
+    """
+    if hasattr(signal, "SIGKILL"):
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if args[:1] == ["--check"]:
+        cfg = {"memory_mb": 2048, "cpu_s": 15, "nofile": 256}
+        _set_rlimits(cfg)
+        if landlock_abi() > 0:
+            apply_landlock([], ["/dev/null"])  # raises: then we do not exec at all
+        drop_capabilities()
+        code = "import sys; print('%d.%d' % sys.version_info[:2])"
+        os.execv(python, [python, "-E", "-s", "-c", code])  # (no -I: Python 2 lacks it)
+    if len(args) != 2 or args[0] != "--worker":
+        sys.stderr.write("usage: --launch PY --worker CTLFD | --launch PY --check\n")
+        return 2
+    ctl = int(args[1])
+    global CTL_FD
+    CTL_FD = ctl  # reports from here go to the runner's control socket
+    try:
+        buf = bytearray()
+        while not buf.endswith(b"\n"):
+            chunk = os.read(ctl, 1 << 16)
+            if not chunk:
+                return 0  # the pool closed an idle worker
+            buf += chunk
+        cfg = json.loads(buf.decode("utf-8"))
+        if not cfg:
+            return 0
+        os.chdir(cfg["project_dir"])
+        env = dict(cfg.get("env") or {})
+        if not _confine(cfg):
+            return 70
+        cfd = _config_fd(bytes(buf), cfg.get("temp_dir"))
+        os.set_inheritable(ctl, True)
+        argv = [python, "-I", "-X", "utf8", BOOTSTRAP_FILE, "--worker", f"{ctl}:{cfd}"]
+        os.execve(python, argv, env)
+    except BaseException as exc:  # the launcher itself failed (exec included)
+        report({"t": "internal", "message": f"launching {python}: {type(exc).__name__}: {exc}"})
+    return 70
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``--zygote`` / ``--worker`` (or the frozen ``--sandbox-*`` spellings)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -1012,6 +1094,8 @@ def main(argv: list[str] | None = None) -> int:
         return zygote_main(int(args[1]), int(args[2]) if len(args) > 2 else None)
     if mode == "--worker":
         return worker_main(*_worker_fds(args[1]))
+    if mode == "--launch" and len(args) >= 3:
+        return launch_main(args[1], args[2:])
     sys.stderr.write(f"unknown mode {args[0]!r}\n")
     return 2
 

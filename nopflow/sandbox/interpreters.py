@@ -26,22 +26,69 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _interpreter_cmd(python: str | None) -> tuple[str, list[str]]:
-    """Return (cache key, argv prefix up to the mode flag) for an interpreter choice."""
+def _venv_of(exe: str) -> str | None:
+    """The venv an interpreter path belongs to (``<root>/bin/python`` + pyvenv.cfg)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(exe)))
+    return root if os.path.isfile(os.path.join(root, "pyvenv.cfg")) else None
+
+
+def _is_own(python: str) -> bool:
+    """`python` is the app's own interpreter: the same binary *and* the same venv (a venv's
+    bin/python is a symlink to the base binary, but has other packages)."""
+    return _same_file(python, sys.executable) and _venv_of(python) == _venv_of(sys.executable)
+
+
+def _trusted_prefix() -> list[str]:
+    """argv that runs the bootstrap in the app's own (trusted) interpreter."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
+
+
+def _launcher(path: str) -> list[str]:
+    """argv prefix that starts the user-chosen interpreter `path` only once confined.
+
+    The interpreter may be any executable — a shell script, say — and would run before
+    any of our layers; so on POSIX our trusted Python runs ``bootstrap.py --launch``,
+    confines itself and then execs `path` (see ``bootstrap.launch_main``).  Windows has
+    no exec that keeps a process (and no Landlock): there the interpreter is started
+    directly, inside the run's Job Object.
+    """
+    if sys.platform == "win32":
+        return [path]
     frozen = bool(getattr(sys, "frozen", False))
-    if python is None or _same_file(python, sys.executable):
-        if frozen:
-            return "", [sys.executable]
-        return "", [sys.executable, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
+    return [*_trusted_prefix(), "--sandbox-launch" if frozen else "--launch", path]
+
+
+def _find(python: str) -> str:
     path = shutil.which(python) if os.sep not in python else python
     if not path or not os.path.isfile(path) or not os.access(path, os.X_OK):
         raise SandboxError(f"Python interpreter not found: {python}")
-    return os.path.realpath(path), [path, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
+    return os.path.abspath(path)
+
+
+def _interpreter_cmd(python: str | None) -> tuple[str, list[str]]:
+    """Return (cache key, argv prefix up to the mode flag) for an interpreter choice.
+
+    The key is "" for the app's own interpreter (zygote-capable); a user-chosen one's
+    prefix goes through the confining launcher and is run as pool/spawn workers.
+    """
+    if python is None or _is_own(python):
+        return "", _trusted_prefix()
+    path = _find(python)
+    if sys.platform == "win32":
+        return os.path.realpath(path), [path, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
+    return os.path.realpath(path), _launcher(path)  # it adds the bootstrap's own argv
 
 
 def _mode_flag(prefix: list[str], mode: str) -> str:
     frozen = bool(getattr(sys, "frozen", False)) and prefix == [sys.executable]
     return f"--sandbox-{mode}" if frozen else f"--{mode}"
+
+
+def _launched(prefix: list[str]) -> bool:
+    """True if `prefix` starts a user interpreter through the launcher."""
+    return "--launch" in prefix or "--sandbox-launch" in prefix
 
 
 def validate_interpreter(path: str) -> str | None:
@@ -51,12 +98,16 @@ def validate_interpreter(path: str) -> str | None:
     call from the CLI / validate step, or use `avalidate_interpreter` on the loop.
     """
     try:
-        _key, prefix = _interpreter_cmd(path)
+        exe = _find(path)
     except SandboxError as exc:
         return str(exc)
     try:
+        if sys.platform == "win32" or _is_own(exe):
+            argv = [exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        else:  # through the launcher: the interpreter never runs unconfined
+            argv = [*_launcher(exe), "--check"]
         proc = subprocess.run(
-            [prefix[0], "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            argv,
             capture_output=True,
             text=True,
             timeout=15,

@@ -2,8 +2,8 @@
 
 Everything here runs on the asyncio loop thread and never blocks it for longer than a
 fork/exec: pipes are read with ``loop.add_reader`` (works on qasync's Qt loop too), exit
-is noticed through the child's own exit report + EOF, the zygote's wait status, a pidfd or
-polling, and work that may take time (temp dirs) goes to the default executor.
+is noticed through the zygote's wait status, a pidfd or polling (never the child's
+own word), and work that may take time (temp dirs) goes to the default executor.
 
 Backends (one per interpreter path, chosen by ``ScriptRunner(prefer=...)``):
 
@@ -140,7 +140,7 @@ class ScriptRunner:
         key, prefix = _interpreter_cmd(python)
         if self._windows:
             return
-        if self.backend == "zygote":
+        if self.backend == "zygote" and not key:
             await self._zygote(key, prefix)
         else:
             self._pool(key, prefix)._fill_soon()
@@ -208,7 +208,11 @@ class ScriptRunner:
     def _pool(self, key: str, prefix: list[str]) -> _Pool:
         p = self._pools.get(key)
         if p is None:
-            p = self._pools[key] = _Pool(prefix, key or sys.executable, self.pool_size)
+            # A user-chosen interpreter (key) runs as launcher-started workers (see
+            # interpreters._launcher), never in a zygote: the launcher confines each one
+            # for its job before exec.  Under the zygote backend one is kept ready.
+            size = self.pool_size if self.backend != "zygote" else 1
+            p = self._pools[key] = _Pool(prefix, key or sys.executable, size)
         return p
 
     # ---- running
@@ -305,7 +309,7 @@ class ScriptRunner:
                     remove_temp,
                     on_stderr_line,
                 )
-            elif self.backend == "zygote":
+            elif self.backend == "zygote" and not key:
                 handle = await self._start_zygote(
                     key, prefix, spec, config, stdin_data, temp, remove_temp, on_stderr_line
                 )

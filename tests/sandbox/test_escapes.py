@@ -158,3 +158,53 @@ def test_app_environment_not_readable_through_proc(project: Path, prefer: str) -
     ok, output, error = json.loads(proc.stdout.strip().splitlines()[-1])
     assert ok, error
     assert output == [], f"ancestors whose environment the script read: {output}"
+
+
+# --------------------------------------------------------------------------- 1: interpreter
+@pytest.fixture(scope="module")
+def venv_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A plain venv of the running Python (its bin/python is a symlink to a real binary)."""
+    import subprocess
+
+    d = tmp_path_factory.mktemp("venv") / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(d)], check=True, timeout=60)
+    return str(d / "bin" / "python")
+
+
+@pytest.mark.skipif(not LINUX, reason="needs Landlock to confine the wrapper")
+@pytest.mark.parametrize("prefer", ["zygote", "pool", "spawn"])
+async def test_user_interpreter_never_runs_unconfined(
+    project: Path, tmp_path: Path, venv_python: str, prefer: str
+) -> None:
+    """settings.python may be any executable; a wrapper script that writes outside before
+    exec'ing python is confined from its first instruction — at validation and at run."""
+    from nopflow.sandbox import validate_interpreter
+
+    r0 = ScriptRunner(prefer=prefer)
+    if "landlock" not in r0.tier:
+        await r0.aclose()
+        pytest.skip("no Landlock on this machine")
+    outside = tmp_path / "pwned"
+    wrapper = project / "py.sh"
+    wrapper.write_text(f'#!/bin/sh\necho pwned >> {outside}\nexec {venv_python} "$@"\n')
+    wrapper.chmod(0o755)
+    try:
+        assert validate_interpreter(str(wrapper)) is None  # it is a working Python...
+        assert not outside.exists()  # ...but validation ran it confined
+        r = await run(r0, project, "import json, sys; print(json.dumps(sys.prefix))",
+                      python=str(wrapper))  # fmt: skip
+        assert r.ok, (r.error, r.stderr_tail)
+        assert not outside.exists(), "the interpreter wrapper wrote outside the project"
+        assert "pwned" in r.stderr_tail  # the shell's refused redirection
+        # a normal venv python still works, and the sandbox applies inside it
+        r = await run(r0, project, "import json, sys; print(json.dumps(sys.prefix))",
+                      python=venv_python, input={"a": 1})  # fmt: skip
+        assert r.ok, (r.error, r.stderr_tail)
+        assert r.output == str(Path(venv_python).parent.parent)
+        r = await run(r0, project, f"open({str(outside)!r}, 'w')", python=venv_python)
+        assert r.error == f"write outside the project directory refused: {outside}"
+        code = f"import subprocess; subprocess.run(['sh', '-c', 'echo x > {outside}'])"
+        r = await run(r0, project, code, python=venv_python)
+        assert not outside.exists()
+    finally:
+        await asyncio.wait_for(r0.aclose(), 10)
