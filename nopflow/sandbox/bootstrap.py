@@ -76,6 +76,14 @@ PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+SHM_SIZE = "256m"
+_shm_private = False  # this process has its own, empty /dev/shm (see private_dev_shm)
 
 SYS_landlock_create_ruleset = 444  # same numbers on x86_64 and aarch64 (generic table)
 SYS_landlock_add_rule = 445
@@ -278,6 +286,52 @@ def drop_capabilities() -> bool:
     hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     return bool(libc.capset(ctypes.byref(hdr), data) == 0)
+
+
+def _write_proc(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def private_dev_shm() -> bool:
+    """Give this process (and its children) a private, empty tmpfs on /dev/shm (Linux).
+
+    /dev/shm must be writable for multiprocessing's semaphores and shared memory, but a
+    host-wide /dev/shm is "outside the project".  So: a new mount namespace (root: plain
+    ``unshare(CLONE_NEWNS)``; other users: together with a user namespace mapping only
+    their own uid/gid, where the distribution allows unprivileged user namespaces),
+    mounts made private, and a fresh tmpfs of SHM_SIZE on /dev/shm.  Returns True when
+    done; False leaves /dev/shm as it was (the caller then keeps it out of Landlock's
+    write list).  Must run single-threaded, before Landlock and before dropping caps.
+    """
+    global _shm_private
+    if _shm_private:
+        return True
+    if not sys.platform.startswith("linux") or not os.path.isdir("/dev/shm"):
+        return False
+    libc = _get_libc()
+    if libc is None:
+        return False
+    if libc.unshare(CLONE_NEWNS) != 0:
+        uid, gid = os.geteuid(), os.getegid()
+        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+            return False
+        # A user namespace without a uid map would make us "nobody": map our own ids
+        # (always allowed for its creator; setgroups must be denied first).
+        _write_proc("/proc/self/setgroups", "deny")
+        _write_proc("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write_proc("/proc/self/gid_map", f"{gid} {gid} 1")
+    if libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) != 0:
+        return False
+    opts = f"size={SHM_SIZE},mode=1777".encode()
+    flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV)
+    if libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", flags, opts) != 0:
+        return False
+    _shm_private = True
+    return True
 
 
 # --------------------------------------------------------------------------- audit hook
@@ -511,12 +565,13 @@ def _confine(cfg: dict) -> bool:  # type: ignore[type-arg]
     exec'ing a user-chosen interpreter).  False = a required layer failed."""
     _set_rlimits(cfg)
     if cfg.get("landlock") and sys.platform.startswith("linux"):
+        dirs = [cfg["project_dir"], cfg["temp_dir"]]
+        if _shm_private:
+            # POSIX semaphores/shared memory (multiprocessing needs them) — only when
+            # /dev/shm is this job's own tmpfs; a shared /dev/shm stays read-only.
+            dirs.append("/dev/shm")
         try:
-            # /dev/shm: POSIX semaphores/shared memory (multiprocessing needs them).  The
-            # audit hook still refuses Python-level open() there.
-            apply_landlock(
-                [cfg["project_dir"], cfg["temp_dir"], "/dev/shm"], ["/dev/null", "/dev/tty"]
-            )
+            apply_landlock(dirs, ["/dev/null", "/dev/tty"])
         except OSError as exc:
             report({"t": "warning", "message": f"landlock not applied: {exc}"})
             if cfg.get("landlock_required"):
@@ -639,6 +694,10 @@ def _spare_prepare(keep_close: list[int]) -> None:
     if os.getppid() == 1:  # the zygote died between fork and prctl
         os._exit(0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        private_dev_shm()  # ahead of time: off the job's critical path
+    except OSError:
+        os._exit(0)  # half-made user namespace: never run a job in it
     _warm_up()
     # Text streams are made now, on placeholder pipes (same kind of fd as the job's, so
     # the same buffering/seekability); the job's pipes are later dup2'd onto fds 0-2.
@@ -1003,6 +1062,11 @@ def worker_main(ctl_fd: int, config_fd: int | None = None) -> int:
             os.close(config_fd)
         if not cfg:
             return 0
+        global _shm_private
+        if cfg.get("shm_private"):  # the launcher already made it (and dropped the caps)
+            _shm_private = True
+        else:
+            private_dev_shm()
         code = run_job(cfg)
     except BaseException as exc:
         report({"t": "internal", "message": f"{type(exc).__name__}: {exc}"})
@@ -1070,9 +1134,10 @@ def launch_main(python: str, args: list[str]) -> int:
             return 0
         os.chdir(cfg["project_dir"])
         env = dict(cfg.get("env") or {})
+        cfg["shm_private"] = private_dev_shm()
         if not _confine(cfg):
             return 70
-        cfd = _config_fd(bytes(buf), cfg.get("temp_dir"))
+        cfd = _config_fd((json.dumps(cfg) + "\n").encode("utf-8"), cfg.get("temp_dir"))
         os.set_inheritable(ctl, True)
         argv = [python, "-I", "-X", "utf8", BOOTSTRAP_FILE, "--worker", f"{ctl}:{cfd}"]
         os.execve(python, argv, env)

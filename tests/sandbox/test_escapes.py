@@ -208,3 +208,41 @@ async def test_user_interpreter_never_runs_unconfined(
         assert not outside.exists()
     finally:
         await asyncio.wait_for(r0.aclose(), 10)
+
+
+# --------------------------------------------------------------------------- 4: /dev/shm
+_SHM = """
+    import json, os, subprocess
+    from multiprocessing import shared_memory
+    subprocess.run(["sh", "-c", "echo x > /dev/shm/nopflow-probe"], check=False)
+    import ctypes
+    libc = ctypes.CDLL(None)
+    fd = libc.open(b"/dev/shm/nopflow-probe2", os.O_WRONLY | os.O_CREAT, 0o600)
+    shm = shared_memory.SharedMemory(create=True, size=16)  # multiprocessing still works
+    shm.buf[0] = 7
+    shm.close()
+    shm.unlink()
+    print(json.dumps(os.path.exists("/dev/shm/nopflow-probe")))
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux")
+@pytest.mark.parametrize("prefer", ["zygote", "pool", "venv"])
+async def test_dev_shm_writes_do_not_reach_the_host(
+    project: Path, prefer: str, venv_python: str
+) -> None:
+    for name in ("nopflow-probe", "nopflow-probe2"):
+        with __import__("contextlib").suppress(FileNotFoundError):
+            os.unlink(f"/dev/shm/{name}")
+    r0 = ScriptRunner(prefer="zygote" if prefer == "venv" else prefer)
+    if "landlock" not in r0.tier:
+        await r0.aclose()
+        pytest.skip("no Landlock on this machine")
+    try:
+        kw = {"python": venv_python} if prefer == "venv" else {}
+        r = await run(r0, project, _SHM, **kw)
+        assert r.ok, (r.error, r.stderr_tail)
+        assert not os.path.exists("/dev/shm/nopflow-probe")
+        assert not os.path.exists("/dev/shm/nopflow-probe2")
+    finally:
+        await asyncio.wait_for(r0.aclose(), 10)
