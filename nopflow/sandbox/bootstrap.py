@@ -83,6 +83,14 @@ MS_NODEV = 4
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 SHM_SIZE = "256m"
+SYS_open_tree = 428  # same numbers on x86_64 and aarch64 (unified since 424)
+SYS_move_mount = 429
+SYS_mount_setattr = 442
+OPEN_TREE_CLONE = 1
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 4
+MOUNT_ATTR_RDONLY = 1
+AT_FDCWD = -100
 _shm_private = False  # this process has its own, empty /dev/shm (see private_dev_shm)
 
 SYS_landlock_create_ruleset = 444  # same numbers on x86_64 and aarch64 (generic table)
@@ -334,6 +342,74 @@ def private_dev_shm() -> bool:
     return True
 
 
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def readonly_except(write_dirs: list[str]) -> bool:
+    """In this process's *private* mount namespace (see private_dev_shm): make every
+    mount read-only, except `write_dirs` (recursively cloned before, moved back after).
+
+    Landlock has no right for metadata changes (chmod, chown, utime, xattrs): a
+    read-only mount refuses those (EROFS) for the script's subprocesses and ctypes too.
+    Needs Linux >= 5.12 (mount_setattr).  Returns False, having changed nothing, when
+    the namespace or the syscalls are missing.
+    """
+    if not _shm_private:  # no private mount namespace: never touch the host's mounts
+        return False
+    libc = _get_libc()
+    if libc is None:
+        return False
+    trees: list[tuple[int, str]] = []
+    try:
+        for d in write_dirs:
+            fd = libc.syscall(
+                ctypes.c_long(SYS_open_tree),
+                ctypes.c_int(AT_FDCWD),
+                os.fsencode(d),
+                ctypes.c_uint(OPEN_TREE_CLONE | AT_RECURSIVE | os.O_CLOEXEC),
+            )
+            if fd < 0:
+                return False
+            trees.append((fd, d))
+        attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+        if (
+            libc.syscall(
+                ctypes.c_long(SYS_mount_setattr),
+                ctypes.c_int(AT_FDCWD),
+                b"/",
+                ctypes.c_uint(AT_RECURSIVE),
+                ctypes.byref(attr),
+                ctypes.c_size_t(ctypes.sizeof(attr)),
+            )
+            != 0
+        ):
+            return False
+        for fd, d in trees:
+            if (
+                libc.syscall(
+                    ctypes.c_long(SYS_move_mount),
+                    ctypes.c_int(fd),
+                    b"",
+                    ctypes.c_int(AT_FDCWD),
+                    os.fsencode(d),
+                    ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH),
+                )
+                != 0
+            ):
+                err = ctypes.get_errno()
+                raise OSError(err, f"move_mount({d}): {os.strerror(err)}")
+        return True
+    finally:
+        for fd, _d in trees:
+            os.close(fd)
+
+
 # --------------------------------------------------------------------------- audit hook
 _O_WRITE = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _SPECIAL_WRITABLE = frozenset(
@@ -414,6 +490,12 @@ class _Guard:
             "shutil.rmtree",
             "os.mkfifo",
             "os.mknod",
+            # metadata (os.lchown/lchmod raise os.chown/os.chmod; shutil.copystat these)
+            "os.utime",
+            "os.chflags",
+            "os.lchflags",
+            "os.setxattr",
+            "os.removexattr",
         ):
             if args:
                 self.check(args[0])
@@ -570,6 +652,10 @@ def _confine(cfg: dict) -> bool:  # type: ignore[type-arg]
             # POSIX semaphores/shared memory (multiprocessing needs them) — only when
             # /dev/shm is this job's own tmpfs; a shared /dev/shm stays read-only.
             dirs.append("/dev/shm")
+        if not cfg.get("ro_done"):  # (the launcher did it already)
+            cfg["ro_done"] = readonly_except(dirs)
+            if cfg["ro_done"]:  # the cwd still is the old, now read-only, mount
+                os.chdir(cfg["project_dir"])
         try:
             apply_landlock(dirs, ["/dev/null", "/dev/tty"])
         except OSError as exc:

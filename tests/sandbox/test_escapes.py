@@ -246,3 +246,61 @@ async def test_dev_shm_writes_do_not_reach_the_host(
         assert not os.path.exists("/dev/shm/nopflow-probe2")
     finally:
         await asyncio.wait_for(r0.aclose(), 10)
+
+
+# --------------------------------------------------------------------------- 5: metadata
+@pytest.mark.parametrize("call", ["os.utime(P, (1, 1))", "os.setxattr(P, 'user.x', b'1')"])
+async def test_metadata_changes_outside_refused_in_python(
+    runner: ScriptRunner, project: Path, tmp_path: Path, call: str
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    before = outside.stat().st_mtime
+    code = f"""
+        import os
+        P = {str(outside)!r}
+        try:
+            {call}
+        except OSError:
+            pass
+        (open("in.txt", "w").close(), os.utime("in.txt", (1, 1)))  # inside: fine
+    """
+    r = await run(runner, project, code)
+    assert r.error == f"write outside the project directory refused: {outside}"
+    assert outside.stat().st_mtime == before
+    assert (project / "in.txt").stat().st_mtime == 1
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux mount namespaces")
+@pytest.mark.parametrize("prefer", ["zygote", "pool", "venv"])
+async def test_metadata_changes_outside_refused_for_subprocesses(
+    project: Path, tmp_path: Path, prefer: str, venv_python: str
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    outside.chmod(0o644)
+    before = outside.stat()
+    r0 = ScriptRunner(prefer="zygote" if prefer == "venv" else prefer)
+    if "landlock" not in r0.tier:
+        await r0.aclose()
+        pytest.skip("no Landlock on this machine")
+    code = f"""
+        import json, os, subprocess
+        P = {str(outside)!r}
+        for argv in (["chmod", "777", P], ["touch", "-d", "2001-01-01", P]):
+            subprocess.run(argv, check=False, capture_output=True)
+        open("in.txt", "w").close()
+        subprocess.run(["chmod", "600", "in.txt"], check=True)  # inside: fine
+        subprocess.run(["touch", "-d", "2001-01-01", "in.txt"], check=True)
+        with open(os.path.join(os.environ["TMPDIR"], "t"), "w") as fh:  # temp dir too
+            fh.write("x")
+    """
+    try:
+        kw = {"python": venv_python} if prefer == "venv" else {}
+        r = await run(r0, project, code, **kw)
+        assert r.ok, (r.error, r.stderr_tail)
+        after = outside.stat()
+        assert (after.st_mode, after.st_mtime) == (before.st_mode, before.st_mtime)
+        assert (project / "in.txt").stat().st_mode & 0o777 == 0o600
+    finally:
+        await asyncio.wait_for(r0.aclose(), 10)
