@@ -34,12 +34,20 @@ point must hand those argv off *before* importing anything heavy (Qt)::
 
 Job configuration (JSON, one line, sent by the runner on the control socket) carries the
 project dir, temp dir, code or script path, env, limits and switches.  The child then:
-``setsid`` + PDEATHSIG + subreaper (ahead of time for spares) -> cwd -> env -> rlimits ->
-``no_new_privs`` + Landlock -> audit hook -> run the code as ``__main__``.  Structured
-reports (uncaught exception with the user's frames only, sandbox violations) go back as
-JSON lines on the control fd (fd 3 in the child, not inherited by subprocesses).
+``setsid`` + PDEATHSIG + subreaper + private mount namespace with its own /dev/shm
+(ahead of time for spares) -> cwd -> env -> rlimits -> read-only mounts except project,
+temp and /dev/shm -> ``no_new_privs`` + Landlock -> no capabilities -> audit hook -> run
+the code as ``__main__``.  Structured reports (uncaught exception with the user's frames
+only, sandbox violations) go back as JSON lines on the control socket (fd 3, moved to a
+high fd before user code runs, not inherited by subprocesses).  They only add detail:
+how the job exited comes from the kernel, never from these forgeable reports.
 
-Nothing here is a security boundary by itself except Landlock (see SECURITY.md).
+``TRUSTED_PYTHON bootstrap.py --launch PY --worker CTLFD`` / ``--launch PY --check``
+    Starts a user-chosen interpreter PY (any executable) only once confined: see
+    `launch_main`.
+
+Nothing here is a security boundary by itself except the kernel-enforced layers (Landlock,
+read-only mounts, dropped capabilities; see SECURITY.md).
 """
 
 from __future__ import annotations
@@ -291,6 +299,8 @@ def drop_capabilities() -> bool:
                 if ctypes.get_errno() == 22:  # EINVAL: past the last capability
                     break
     libc.prctl(PR_CAP_AMBIENT, ctypes.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), 0, 0, 0)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)  # (Landlock set it already, if applied): root's
+    # exec'd programs would otherwise get the full set back
     hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     return bool(libc.capset(ctypes.byref(hdr), data) == 0)

@@ -304,3 +304,29 @@ async def test_metadata_changes_outside_refused_for_subprocesses(
         assert (project / "in.txt").stat().st_mode & 0o777 == 0o600
     finally:
         await asyncio.wait_for(r0.aclose(), 10)
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux capabilities")
+@pytest.mark.parametrize("landlock", [True, False])
+async def test_scripts_and_their_subprocesses_have_no_capabilities(
+    project: Path, landlock: bool
+) -> None:
+    code = """
+        import json, subprocess
+        def caps(text):
+            return {k: v for k, v in (ln.split(":\\t") for ln in text.splitlines())
+                    if k in ("CapEff", "CapPrm", "CapBnd", "CapAmb")}
+        own = caps(open("/proc/self/status").read())
+        child = caps(subprocess.run(["cat", "/proc/self/status"], capture_output=True,
+                                    text=True).stdout)
+        print(json.dumps([own, child]))
+    """
+    r0 = ScriptRunner(landlock=landlock)
+    try:
+        r = await run(r0, project, code)
+        assert r.ok, (r.error, r.stderr_tail)
+        zero = "0" * 16
+        for caps in r.output:  # type: ignore[union-attr]
+            assert set(caps.values()) == {zero}, caps
+    finally:
+        await asyncio.wait_for(r0.aclose(), 10)
