@@ -80,6 +80,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_DUMPABLE = 4
+PR_GET_DUMPABLE = 3
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -314,6 +315,64 @@ def _write_proc(path: str, text: str) -> None:
         os.close(fd)
 
 
+def _enter_userns(libc) -> None:  # type: ignore[no-untyped-def]
+    """unshare a user + mount namespace mapping only our own uid/gid (raises OSError)."""
+    uid, gid = os.geteuid(), os.getegid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "unshare(CLONE_NEWUSER): " + os.strerror(err))
+    # without a uid map we would be "nobody"; mapping our own ids is always allowed for
+    # the namespace's creator (setgroups must be denied first).  A non-dumpable process
+    # (the zygote's children) has root-owned /proc/self files: dumpable for the writes.
+    dumpable = libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)
+    _prctl(PR_SET_DUMPABLE, 1)
+    try:
+        _write_proc("/proc/self/setgroups", "deny")
+        _write_proc("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write_proc("/proc/self/gid_map", f"{gid} {gid} 1")
+    finally:
+        if dumpable == 0:
+            _prctl(PR_SET_DUMPABLE, 0)
+
+
+_userns_ok: bool | None = None  # probed once per process (the zygote: before its spares)
+
+
+def _userns_works() -> bool:
+    """Can this process make a user + mount namespace and mount a tmpfs in it?  Probed
+    in a forked child (which then exits), so a failure leaves this process untouched."""
+    global _userns_ok
+    if _userns_ok is None:
+        libc = _get_libc()
+        try:
+            pid = os.fork()
+        except OSError:
+            _userns_ok = False
+            return False
+        if pid == 0:  # pragma: no cover - runs in the probe child
+            ok = False
+            try:
+                _enter_userns(libc)
+                flags = ctypes.c_ulong(MS_REC | MS_PRIVATE)
+                ok = libc.mount(None, b"/", None, flags, None) == 0 and (
+                    libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", ctypes.c_ulong(0), None) == 0
+                )
+            except BaseException:
+                pass
+            os._exit(0 if ok else 1)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:  # pragma: no cover
+                continue
+            except ChildProcessError:  # reaped elsewhere
+                status = 1
+                break
+        _userns_ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return _userns_ok
+
+
 def private_dev_shm() -> bool:
     """Give this process (and its children) a private, empty tmpfs on /dev/shm (Linux).
 
@@ -334,14 +393,11 @@ def private_dev_shm() -> bool:
     if libc is None:
         return False
     if libc.unshare(CLONE_NEWNS) != 0:
-        uid, gid = os.geteuid(), os.getegid()
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        # A user namespace cannot be left again, and a half-made one (no uid map, as
+        # with some LSM policies) breaks file creation: try it in a throwaway child first.
+        if not _userns_works():
             return False
-        # A user namespace without a uid map would make us "nobody": map our own ids
-        # (always allowed for its creator; setgroups must be denied first).
-        _write_proc("/proc/self/setgroups", "deny")
-        _write_proc("/proc/self/uid_map", f"{uid} {uid} 1")
-        _write_proc("/proc/self/gid_map", f"{gid} {gid} 1")
+        _enter_userns(libc)
     if libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) != 0:
         return False
     opts = f"size={SHM_SIZE},mode=1777".encode()
@@ -793,7 +849,7 @@ def _spare_prepare(keep_close: list[int]) -> None:
     try:
         private_dev_shm()  # ahead of time: off the job's critical path
     except OSError:
-        os._exit(0)  # half-made user namespace: never run a job in it
+        pass  # (probed in the zygote: not expected) /dev/shm then stays read-only
     _warm_up()
     # Text streams are made now, on placeholder pipes (same kind of fd as the job's, so
     # the same buffering/seekability); the job's pipes are later dup2'd onto fds 0-2.
@@ -1102,6 +1158,9 @@ def zygote_main(sockfd: int, parent_pid: int | None) -> int:
     # forks faster, and COW faults in the child cost more than a rare import.
     landlock_abi()
     import fcntl  # noqa: F401  (used by every job: _hide_ctl_fd)
+
+    if os.geteuid() != 0:
+        _userns_works()  # once, before any spare exists (they inherit the answer)
     import gc
 
     _warm_up()

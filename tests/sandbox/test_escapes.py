@@ -6,6 +6,7 @@ Every child is bounded by a timeout; nothing here forks without bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import textwrap
@@ -330,3 +331,78 @@ async def test_scripts_and_their_subprocesses_have_no_capabilities(
             assert set(caps.values()) == {zero}, caps
     finally:
         await asyncio.wait_for(r0.aclose(), 10)
+
+
+_NONROOT_APP = """
+import asyncio, json, sys
+from pathlib import Path
+from nopflow.sandbox import ScriptRunner, ScriptSpec
+
+CODE = '''
+import json, os, subprocess
+from multiprocessing import shared_memory
+subprocess.run(["sh", "-c", "echo x > /dev/shm/nopflow-probe-nr; chmod 777 %s"])
+m = shared_memory.SharedMemory(create=True, size=8)
+m.close()
+m.unlink()
+open("in.txt", "w").close()
+print(json.dumps(os.getuid()))
+'''
+
+async def main():
+    out = []
+    for prefer in ("zygote", "pool"):
+        r = ScriptRunner(prefer=prefer)
+        try:
+            spec = ScriptSpec(project_dir=Path(sys.argv[1]), code=CODE % sys.argv[2])
+            res = await asyncio.wait_for(r.run(spec), 30)
+            out.append([res.ok, res.output, res.error])
+        finally:
+            await r.aclose()
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux namespaces")
+def test_non_root_user_gets_private_shm_and_read_only_mounts(tmp_path: Path) -> None:
+    """The unprivileged path (user + mount namespace), run as `nobody` from a root test
+    run: multiprocessing works, nothing reaches the host's /dev/shm, chmod outside fails."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    python = "/usr/bin/python3"
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not os.access(python, os.X_OK):
+        pytest.skip("needs root, setpriv and a system python3 to become `nobody`")
+    repo = str(Path(__file__).resolve().parents[2])
+    base = Path(tempfile.mkdtemp(prefix="nopflow-nr-", dir="/tmp"))
+    try:
+        proj = base / "proj"
+        proj.mkdir()
+        outside = base / "outside.txt"
+        outside.write_text("x")
+        outside.chmod(0o644)
+        for p in (base, proj, outside):
+            os.chown(p, 65534, 65534)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("/dev/shm/nopflow-probe-nr")
+        env = {"PATH": os.defpath, "HOME": str(base), "TMPDIR": str(base), "PYTHONPATH": repo}
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                python, "-c", _NONROOT_APP, str(proj), str(outside)]  # fmt: skip
+        proc = subprocess.run(argv, env=env, cwd=base, capture_output=True, text=True, timeout=90)
+        if proc.returncode != 0 and "Permission denied" in proc.stderr:
+            pytest.skip(f"`nobody` cannot run this checkout: {proc.stderr[-200:]}")
+        assert proc.returncode == 0, proc.stderr
+        results = json.loads(proc.stdout.strip().splitlines()[-1])
+        for ok, output, error in results:
+            assert ok, error
+            assert output == 65534
+        assert not os.path.exists("/dev/shm/nopflow-probe-nr")
+        assert outside.stat().st_mode & 0o777 == 0o644
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("/dev/shm/nopflow-probe-nr")
+        shutil.rmtree(base, ignore_errors=True)
