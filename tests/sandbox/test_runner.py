@@ -9,41 +9,17 @@ import signal
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sbhelpers import LINUX, run
 
 from nopflow.sandbox import (
     SandboxError,
-    ScriptResult,
     ScriptRunner,
     ScriptSpec,
     validate_interpreter,
 )
-
-LINUX = sys.platform.startswith("linux")
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    p = tmp_path / "proj"
-    p.mkdir()
-    return p
-
-
-@pytest.fixture
-async def runner() -> AsyncIterator[ScriptRunner]:
-    r = ScriptRunner()
-    try:
-        yield r
-    finally:
-        await asyncio.wait_for(r.aclose(), 10)
-
-
-async def run(runner: ScriptRunner, project: Path, code: str, **kw: object) -> ScriptResult:
-    spec = ScriptSpec(project_dir=project, code=textwrap.dedent(code), **kw)  # type: ignore[arg-type]
-    return await asyncio.wait_for(runner.run(spec), 30)
 
 
 def alive(pid: int) -> bool:

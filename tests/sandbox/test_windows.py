@@ -229,13 +229,6 @@ async def winrunner(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ScriptRunn
         await asyncio.wait_for(r.aclose(), 10)
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    p = tmp_path / "proj"
-    p.mkdir()
-    return p
-
-
 async def run(r: ScriptRunner, project: Path, code: str, **kw: object) -> ScriptResult:
     spec = ScriptSpec(project_dir=project, code=textwrap.dedent(code), **kw)  # type: ignore[arg-type]
     return await asyncio.wait_for(r.run(spec), 30)
