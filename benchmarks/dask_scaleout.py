@@ -113,7 +113,7 @@ async def main_async(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         cluster = await asyncio.to_thread(
             LocalCluster, n_workers=n_workers, threads_per_worker=threads, processes=True,
-            host="127.0.0.1", dashboard_address=None, silence_logs=40,
+            host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=40,
         )
         executor = DaskExecutor(cluster.scheduler_address)
         try:

@@ -252,7 +252,9 @@ class DaskExecutor:
             threads_per_worker=self.threads_per_worker,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # None still serves HTTP (health routes) on :8787, all interfaces; loopback,
+            # any free port, keeps a trial cluster private and never clashes
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         )
 

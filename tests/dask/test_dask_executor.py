@@ -45,7 +45,7 @@ def scheduler() -> Iterator[str]:
         threads_per_worker=2,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         silence_logs=40,
     )
     try:
