@@ -38,10 +38,25 @@ def _is_own(python: str) -> bool:
     return _same_file(python, sys.executable) and _venv_of(python) == _venv_of(sys.executable)
 
 
+def frozen_child_exe() -> str:
+    """The bundle's executable that runs sandbox children.
+
+    On Windows the Start menu launches the windowed `nopflow-gui.exe`, which has no
+    console and so no usable standard streams for a child; the console `nopflow.exe`
+    beside it is the same program with them. Elsewhere the running executable is right.
+    """
+    exe = sys.executable
+    if sys.platform == "win32":
+        console = os.path.join(os.path.dirname(exe), "nopflow.exe")
+        if os.path.normcase(os.path.basename(exe)) != "nopflow.exe" and os.path.isfile(console):
+            return console
+    return exe
+
+
 def _trusted_prefix() -> list[str]:
     """argv that runs the bootstrap in the app's own (trusted) interpreter."""
     if getattr(sys, "frozen", False):
-        return [sys.executable]
+        return [frozen_child_exe()]
     return [sys.executable, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
 
 
@@ -82,7 +97,7 @@ def _interpreter_cmd(python: str | None) -> tuple[str, list[str]]:
 
 
 def _mode_flag(prefix: list[str], mode: str) -> str:
-    frozen = bool(getattr(sys, "frozen", False)) and prefix == [sys.executable]
+    frozen = bool(getattr(sys, "frozen", False)) and prefix == [frozen_child_exe()]
     return f"--sandbox-{mode}" if frozen else f"--{mode}"
 
 

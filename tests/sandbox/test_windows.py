@@ -349,3 +349,25 @@ async def test_windows_path_failures_before_start_are_sandbox_errors(
         )
     if fds_before is not None:  # every pipe of the failed starts was closed
         assert len(os.listdir("/proc/self/fd")) <= fds_before
+
+
+def test_frozen_windows_app_runs_children_with_the_console_exe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Started from the Start menu, the app is the windowed nopflow-gui.exe; its children
+    # need the console nopflow.exe beside it (same program, real standard streams).
+    from nopflow.sandbox import interpreters
+
+    gui, console = tmp_path / "nopflow-gui.exe", tmp_path / "nopflow.exe"
+    gui.write_bytes(b"MZ")
+    console.write_bytes(b"MZ")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "executable", str(gui))
+    assert interpreters.frozen_child_exe() == str(console)
+    assert interpreters._trusted_prefix() == [str(console)]
+    assert interpreters._mode_flag([str(console)], "worker") == "--sandbox-worker"
+    monkeypatch.setattr(sys, "executable", str(console))  # started from a terminal
+    assert interpreters.frozen_child_exe() == str(console)
+    console.unlink()  # an unusual layout: fall back to the running exe
+    monkeypatch.setattr(sys, "executable", str(gui))
+    assert interpreters.frozen_child_exe() == str(gui)
