@@ -124,6 +124,31 @@ class Editor(QObject):
         self.undo.push(GraphEdit(self.doc, "Connect", add_edges=[edge]))
         return edge.id
 
+    def disconnect(self, edge_id: str) -> None:
+        """Remove one link (one undo step)."""
+        if edge_id in self.doc.edges:
+            self.undo.push(GraphEdit(self.doc, "Disconnect", remove_edges=[edge_id]))
+
+    def reconnect(self, edge_id: str, target: PortRef) -> str | None:
+        """Move a link's input end to another input port: one undo step (disconnect +
+        connect). Returns the new edge id, or None (and says why) when refused."""
+        old = self.doc.edges.get(edge_id)
+        if old is None:
+            return None
+        if target.kind != "in":
+            self.message.emit("a link's input end must go to an input")
+            return None
+        problem = self.doc.connection_problem(old.source, old.source_port,
+                                              target.node_id, target.name)
+        if problem:
+            self.message.emit(f"Connection refused: {problem}")
+            return None
+        edge = Edge(source=old.source, source_port=old.source_port,
+                    target=target.node_id, target_port=target.name)
+        self.undo.push(GraphEdit(self.doc, "Reconnect", remove_edges=[edge_id],
+                                 add_edges=[edge]))
+        return edge.id
+
     # ------------------------------------------------------------------ selection edits
 
     def delete(self, nodes: list[str], edges: list[str], notes: list[str]) -> None:

@@ -167,6 +167,9 @@ class LinkInteraction(Interaction):
     quick-add, which places a block and connects it to the starting port.
     """
 
+    #: an existing edge picked up by its input end (see `RerouteInteraction`)
+    detached: str | None = None
+
     def __init__(self, view: WorkflowView, port: PortRef) -> None:
         super().__init__(view)
         self.port = port
@@ -191,6 +194,9 @@ class LinkInteraction(Interaction):
                 existing.add((e.target, e.target_port))
             elif p.kind == "in" and e.target_port == p.name:
                 existing.add((e.source, e.source_port))
+        if self.detached is not None:  # the picked-up link may be dropped back where it was
+            old = doc.edges[self.detached]
+            existing.discard((old.target, old.target_port))
         want = "in" if p.kind == "out" else "out"
         marks: dict[str, dict[tuple[str, str], bool]] = {}
         for nid, item in self.scene.nodes.items():
@@ -264,3 +270,42 @@ class LinkInteraction(Interaction):
     def cancel(self) -> None:
         self.scene.removeItem(self.preview)
         self.scene.mark_ports({})
+
+
+class RerouteInteraction(LinkInteraction):
+    """Press on a connected input port: pick up its link by that end (as node editors do).
+
+    The link keeps its source and follows the mouse. Drop on another compatible input and
+    it moves there (one undo step: disconnect + connect); drop back on its own port and
+    nothing changes; drop on empty canvas and it is removed — detaching is the point of the
+    gesture, so it takes one drop rather than a drop plus dismissing quick-add (dragging from
+    the output still opens quick-add). Esc, or dropping on a port that refuses it, puts the
+    link back.
+    """
+
+    def __init__(self, view: WorkflowView, edge_id: str) -> None:
+        edge = view.editor.doc.edges[edge_id]
+        self.detached = edge_id
+        self.old = edge
+        self.item = view.editor.scene.edges.get(edge_id)
+        super().__init__(view, PortRef(edge.source, "out", edge.source_port))
+        if self.item is not None:
+            self.item.setVisible(False)
+
+    def finish(self, event: QMouseEvent) -> None:
+        pos = self.view.mapToScene(event.position().toPoint())
+        target = self._target(pos)
+        self.cancel()
+        old = self.old
+        if target is None:
+            if self.scene.node_at(pos) is None:
+                self.editor.disconnect(old.id)
+            return
+        if (target.node_id, target.kind, target.name) == (old.target, "in", old.target_port):
+            return
+        self.editor.reconnect(old.id, target)
+
+    def cancel(self) -> None:
+        super().cancel()
+        if self.item is not None:
+            self.item.setVisible(True)

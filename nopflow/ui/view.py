@@ -27,6 +27,7 @@ from nopflow.ui.interactions import (
     Interaction,
     LinkInteraction,
     PanInteraction,
+    RerouteInteraction,
     RubberBandInteraction,
 )
 from nopflow.ui.items.edge_item import EdgeItem
@@ -183,12 +184,17 @@ class WorkflowView(QGraphicsView):
         scene = self.editor.scene
         sp = self.mapToScene(pos)
         port = scene.port_at(sp)
-        if port is not None:
-            self._gesture = LinkInteraction(self, port)
-            return
-        item = self._item_at(pos)
         ctrl = bool(event.modifiers() & (Qt.KeyboardModifier.ControlModifier
                                          | Qt.KeyboardModifier.ShiftModifier))
+        if port is not None:
+            # A connected input picks up its (newest) link; Ctrl/Shift starts a new one.
+            linked = None if ctrl or port.kind != "in" else self._link_into(port)
+            if linked is not None:
+                self._gesture = RerouteInteraction(self, linked)
+            else:
+                self._gesture = LinkInteraction(self, port)
+            return
+        item = self._item_at(pos)
         if item is None:
             self._gesture = RubberBandInteraction(self, event)
             return
@@ -199,6 +205,12 @@ class WorkflowView(QGraphicsView):
             scene.select_only([item])
         if isinstance(item, (NodeItem, NoteItem)):
             self._gesture = DragMoveInteraction(self, event)
+
+    def _link_into(self, port: PortRef) -> str | None:
+        """The most recently made link into an input port, if any."""
+        doc = self.editor.doc
+        ids = [e for e in doc.in_edges(port.node_id) if doc.edges[e].target_port == port.name]
+        return max(ids, key=doc.edge_order) if ids else None
 
     def _item_at(self, pos: QPoint) -> NodeItem | NoteItem | EdgeItem | None:
         for it in self.items(pos):
