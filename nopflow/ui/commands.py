@@ -181,6 +181,21 @@ class NoteFieldCommand(QUndoCommand):
         self.doc.update_note(self.note_id, **{self.field: self.old})
 
 
+class NoteResizeCommand(QUndoCommand):
+    """Resize a note: one command per resize gesture (never merges)."""
+
+    def __init__(self, doc: WorkflowDocument, note_id: str,
+                 old: tuple[float, float], new: tuple[float, float]) -> None:
+        super().__init__("Resize note")
+        self.doc, self.note_id, self.old, self.new = doc, note_id, old, new
+
+    def redo(self) -> None:
+        self.doc.update_note(self.note_id, size=self.new)
+
+    def undo(self) -> None:
+        self.doc.update_note(self.note_id, size=self.old)
+
+
 class HeaderCommand(QUndoCommand):
     """Change a workflow-level field (name, settings, variables, inputs)."""
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QUndoStack
 
 from nopflow.blocks import get_block
 from nopflow.model import Edge, Node, Note, new_id
-from nopflow.ui.commands import GraphEdit, MoveCommand
+from nopflow.ui.commands import GraphEdit, MoveCommand, NoteResizeCommand
 from nopflow.ui.document import WorkflowDocument
 from nopflow.ui.items.port_item import HEADER_H, NODE_WIDTH, PortRef
 from nopflow.ui.scene import WorkflowScene
@@ -103,6 +103,17 @@ class Editor(QObject):
         self.undo.push(GraphEdit(self.doc, "Add note", add_notes=[note]))
         self.scene.select_only([self.scene.notes[note.id]])
         return note.id
+
+    def resize_note(self, note_id: str, size: tuple[float, float]) -> None:
+        """Give a note a new size (one undo step; clamped to the minimum)."""
+        from nopflow.ui.items.note_item import MIN_NOTE_H, MIN_NOTE_W
+
+        note = self.doc.notes.get(note_id)
+        if note is None:
+            return
+        new = (max(MIN_NOTE_W, float(size[0])), max(MIN_NOTE_H, float(size[1])))
+        if new != tuple(note.size):
+            self.undo.push(NoteResizeCommand(self.doc, note_id, tuple(note.size), new))
 
     # ------------------------------------------------------------------ links
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QRubberBand
 
 from nopflow.ui.items.edge_item import LinkPreviewItem
 from nopflow.ui.items.node_item import NodeItem
-from nopflow.ui.items.note_item import NoteItem
+from nopflow.ui.items.note_item import MIN_NOTE_H, MIN_NOTE_W, NoteItem
 from nopflow.ui.items.port_item import PortRef
 
 if TYPE_CHECKING:
@@ -117,6 +117,37 @@ class DragMoveInteraction(Interaction):
         for nid, (x, y) in self.notes.items():
             self.scene.notes[nid].setPos(x, y)
         self.scene.update_edges(self.edges)
+
+
+class NoteResizeInteraction(Interaction):
+    """Drag a note's corner grip: the card follows live; one resize command on release."""
+
+    def __init__(self, view: WorkflowView, item: NoteItem, event: QMouseEvent) -> None:
+        super().__init__(view)
+        self.item = item
+        self.press = view.mapToScene(event.position().toPoint())
+        self.start = item.size()
+        view.viewport().setCursor(Qt.CursorShape.SizeFDiagCursor)
+
+    def _size(self, event: QMouseEvent) -> QSizeF:
+        d = self.view.mapToScene(event.position().toPoint()) - self.press
+        w, h = self.start.width() + d.x(), self.start.height() + d.y()
+        if self.scene.snap_to_grid:  # keep the far corner on the grid, like positions
+            corner = self.scene.snap(self.item.pos() + QPointF(w, h)) - self.item.pos()
+            w, h = corner.x(), corner.y()
+        return QSizeF(max(MIN_NOTE_W, round(w)), max(MIN_NOTE_H, round(h)))
+
+    def move(self, event: QMouseEvent) -> None:
+        self.item.set_preview_size(self._size(event))
+
+    def finish(self, event: QMouseEvent) -> None:
+        size = self._size(event)
+        self.cancel()
+        self.editor.resize_note(self.item.note_id, (size.width(), size.height()))
+
+    def cancel(self) -> None:
+        self.item.set_preview_size(self.start)
+        self.view.viewport().unsetCursor()
 
 
 class RubberBandInteraction(Interaction):

@@ -26,6 +26,7 @@ from nopflow.ui.interactions import (
     DragMoveInteraction,
     Interaction,
     LinkInteraction,
+    NoteResizeInteraction,
     PanInteraction,
     RerouteInteraction,
     RubberBandInteraction,
@@ -200,6 +201,10 @@ class WorkflowView(QGraphicsView):
             return
         if ctrl:
             item.setSelected(not item.isSelected())
+            return
+        if isinstance(item, NoteItem) and item.in_grip(sp):
+            scene.select_only([item])
+            self._gesture = NoteResizeInteraction(self, item, event)
             return
         if not item.isSelected():
             scene.select_only([item])
