@@ -81,6 +81,11 @@ class WorkflowView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._last_mouse = QPoint()
         editor.message.connect(self.message)
+        # The empty-canvas hint is drawn in view coordinates, outside any item: repaint the
+        # whole viewport when the canvas becomes empty or stops being empty, or its text
+        # stays behind under the first blocks.
+        self._empty = self._is_empty()
+        editor.doc.changed.connect(self._check_empty)
 
     # ------------------------------------------------------------------ helpers
 
@@ -152,10 +157,24 @@ class WorkflowView(QGraphicsView):
         self.quick_add = popup
         return popup
 
+    def _is_empty(self) -> bool:
+        doc = self.editor.doc
+        return not (doc.nodes or doc.notes)
+
+    def _check_empty(self) -> None:
+        empty = self._is_empty()
+        if empty != self._empty:
+            self._empty = empty
+            self.viewport().update()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if self._empty:  # the hint stays put while the grid scrolls: repaint, don't blit
+            self.viewport().update()
+
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         """On an empty canvas, say how to start (drawn in view coordinates)."""
-        scene = self.editor.scene
-        if scene.nodes or scene.notes:
+        if not self._is_empty():
             return
         painter.save()
         painter.resetTransform()

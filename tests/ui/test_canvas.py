@@ -324,3 +324,26 @@ def test_space_drag_pans_without_selecting(window):
     after = window.view.mapToScene(QPoint(100, 100))
     assert round(after.x() - before.x()) == 40
     assert window.doc.nodes["calc"].position == (300, 0) and window.undo.count() == 0
+
+
+def test_empty_canvas_hint_is_wiped_when_the_first_block_lands(window, qtbot):
+    """The hint is painted in view coordinates, outside any item: the first block must
+    repaint the whole viewport, not just the block's own rectangle."""
+    from PySide6.QtCore import QEvent, QObject
+
+    vp = window.view.viewport()
+    painted: list = []
+
+    class Spy(QObject):
+        def eventFilter(self, obj, event):  # type: ignore[no-untyped-def]
+            if event.type() == QEvent.Type.Paint:
+                painted.append(event.region().boundingRect())
+            return False
+
+    spy = Spy()
+    vp.installEventFilter(spy)
+    qtbot.wait(50)
+    painted.clear()
+    drop_block(window, "python", QPoint(80, 80))  # far from the hint's text
+    qtbot.waitUntil(lambda: any(r.contains(vp.rect().center()) for r in painted))
+    vp.removeEventFilter(spy)
