@@ -182,6 +182,13 @@ def apply_theme(mode: str = "system") -> CanvasTheme:
     if isinstance(app, QApplication):
         app.setStyle("Fusion")  # the same crisp look on every platform, palette-driven
         app.setPalette(_dark_palette() if dark else _light_palette())
+        # A widget with its own style sheet keeps the palette it was polished with (the
+        # palette tree stayed white in dark mode): polish those again with the new one.
+        for w in app.allWidgets():
+            sheet = w.styleSheet()
+            if sheet:
+                w.setStyleSheet("")
+                w.setStyleSheet(sheet)
     _current = _canvas(dark)
     return _current
 

@@ -79,3 +79,20 @@ def test_zoomed_out_uses_simple_cards(window):
     window.view.centerOn(QPointF(260, 80))
     img = window.view.grab().toImage()
     assert len(_variety(img)) > 3
+
+
+def test_dark_theme_reaches_widgets_with_their_own_style_sheet(window):
+    """The block palette has a style sheet (item padding); it must turn dark too."""
+    from nopflow.ui.palette import Palette
+
+    tree = window.findChild(Palette).tree
+    vp = tree.viewport()
+    corner = (vp.width() - 5, vp.height() - 5)  # below the last block: bare background
+    assert QColor(vp.grab().toImage().pixel(*corner)).lightness() > 200
+    window.set_theme("dark")
+    try:
+        assert QColor(vp.grab().toImage().pixel(*corner)).lightness() < 100
+        assert tree.palette().text().color().lightness() > 150
+    finally:
+        apply_theme("light")
+    assert QColor(vp.grab().toImage().pixel(*corner)).lightness() > 200
