@@ -589,3 +589,28 @@ def test_runs_share_one_warm_sandbox_and_closing_stops_it(window, qtbot, aloop, 
     assert zygotes[0] is not None and zygotes[0] == zygotes[1] and not gone(zygotes[0])
     window.close()
     qtbot.waitUntil(lambda: gone(zygotes[0]), timeout=10_000)
+
+
+def test_run_details_of_a_selected_node_show_each_log_line_once(window, qtbot, aloop, tmp_path):
+    """Selected before the run: its details refresh from the live record as it changes,
+    and the log event arriving a frame later must not add the same lines again."""
+    wf = workflow(
+        [{"id": "calc", "type": "python",
+          "config": {"code": "import json,sys\nprint('one', file=sys.stderr)\n"
+                             "print('two', file=sys.stderr)\nprint(json.dumps({}))"}}],
+        [("start", "calc")])
+    open_saved(window, tmp_path, wf)
+    window.scene.select_only([window.scene.nodes["calc"]])
+    click_toolbar(window, "run", qtbot)
+    wait_idle(window, qtbot)
+    view = window.live.node_view
+    qtbot.waitUntil(lambda: view.current is not None and view.current.state == "success",
+                    timeout=3000)
+    qtbot.wait(50)
+    assert view.log.toPlainText().splitlines() == ["one", "two"]
+    # The ordering seen in a real window: the record already holds the lines when the
+    # view is rebuilt (state change), and the bridge's log batch for them comes after.
+    window.live._on_logs({"calc": ["two"]})
+    assert view.log.toPlainText().splitlines() == ["one", "two"]
+    assert view.current.log == ["one", "two"]
+    assert window.output.toPlainText().count("calc | two") == 2  # the Output log just logs

@@ -282,6 +282,24 @@ class NodeRunView(QScrollArea):
             self.current.log.extend(lines)
             self.log.appendPlainText("\n".join(lines))
 
+    def sync_log(self, node_id: str, lines: list[str]) -> None:
+        """The shown node's whole live log is now `lines`: add only what is new.
+
+        Log events reach the GUI a frame after the engine records them, so the view may
+        have been built from a record that already holds the lines an event then brings;
+        appending the event's lines blindly showed them twice.
+        """
+        cur = self.current
+        if cur is None or cur.node_id != node_id or lines == cur.log:
+            return
+        n = len(cur.log)
+        if len(lines) > n and lines[:n] == cur.log:
+            self.append_log(node_id, lines[n:])
+            return
+        cur.log = list(lines)  # the bounded tail rolled over: show it afresh
+        self.log.setPlainText("\n".join(lines))
+        self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
+
 
 def state_icon(state: str | None) -> Any:
     """The badge icon of a node or run state (runs map onto node states)."""

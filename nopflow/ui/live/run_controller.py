@@ -493,7 +493,11 @@ class LiveRunController(QObject):
             "\n".join(f"{nid} | {line}" for nid, lines in logs.items() for line in lines))
         if self.viewing is None:
             for nid, lines in logs.items():
-                self.node_view.append_log(nid, lines)
+                rec = self.run.nodes.get(nid) if self.run is not None else None
+                if rec is not None:  # the record is the truth; the event may be stale
+                    self.node_view.sync_log(nid, list(rec.logs))
+                else:
+                    self.node_view.append_log(nid, lines)
 
     @guarded("live progress")
     def _on_progress(self, done: int, total: int) -> None:
