@@ -96,3 +96,16 @@ def test_dark_theme_reaches_widgets_with_their_own_style_sheet(window):
     finally:
         apply_theme("light")
     assert QColor(vp.grab().toImage().pixel(*corner)).lightness() > 200
+
+
+def test_one_badge_does_not_elide_a_title_that_fits_beside_it(window):
+    from nopflow.model import Node, Workflow
+
+    window.set_workflow(Workflow(name="T", nodes=[
+        Node(id="count", type="python", title="Word statistics", position=(0, 0))]), None)
+    item = window.scene.nodes["count"]
+    assert item.shown_title() == "Word statistics"
+    window.scene.set_node_state("count", "success", elapsed=0.1)
+    assert item.shown_title() == "Word statistics"  # was "Word statisti…" after a run
+    window.scene.set_problems({"count": ["something is wrong"]})
+    assert item.shown_title().endswith("…")  # two badges: now it has to give way

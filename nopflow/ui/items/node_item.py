@@ -106,7 +106,7 @@ class NodeItem(QGraphicsItem):
         self._type_text = QStaticText(block.title if block else f"{node.type} (unknown)")
         self._type_text.setTextFormat(Qt.TextFormat.PlainText)
         self.title_text: str | None = None
-        self._title_wide = self._title_narrow = QStaticText()
+        self._title_wide = self._title_one = self._title_narrow = QStaticText()
         self._bounds = QRectF(-PORT_R - 2, -4, NODE_WIDTH + 2 * PORT_R + 4, self.layout.height + 8)
         # run state (set by the live-run bridge) and validation problems
         self.state: str | None = None
@@ -130,8 +130,11 @@ class NodeItem(QGraphicsItem):
         title = node.title or node.id
         if title != self.title_text:
             self.title_text = title
-            # Two prepared variants: full width, and narrower when badges take the corner.
+            # Prepared variants: full width, and narrower as one or two badges (state,
+            # problems; 20 px apiece) take the corner — one badge must not cut as much
+            # as two, or a run elides titles like "Word statistics" that fit beside it.
             self._title_wide = _static_title(title, NODE_WIDTH - 40 - 10)
+            self._title_one = _static_title(title, NODE_WIDTH - 40 - 30)
             self._title_narrow = _static_title(title, NODE_WIDTH - 40 - 50)
         self.setPos(QPointF(*node.position))
         self.update()
@@ -253,8 +256,7 @@ class NodeItem(QGraphicsItem):
         painter.drawPixmap(QPointF(10, 10), icon_pixmap(self.icon_name, 22, dpr))
         painter.setPen(th.pens["text"])
         painter.setFont(fonts()["title"])
-        narrow = bool(self.state or self.problems)
-        painter.drawStaticText(QPointF(40, 6), self._title_narrow if narrow else self._title_wide)
+        painter.drawStaticText(QPointF(40, 6), self._shown_title())
         painter.setPen(th.pens["text_dim"])
         painter.setFont(fonts()["small"])
         painter.drawStaticText(QPointF(40, 23), self._type_text)
@@ -285,6 +287,14 @@ class NodeItem(QGraphicsItem):
             painter.setPen(th.pens["text_dim"])
             sz = st.size()
             painter.drawStaticText(QPointF(p.x() - 12 - sz.width(), p.y() - sz.height() / 2), st)
+
+    def _shown_title(self) -> QStaticText:
+        badges = bool(self.state) + bool(self.problems)
+        return (self._title_wide, self._title_one, self._title_narrow)[badges]
+
+    def shown_title(self) -> str:
+        """The title as drawn now (elided when badges leave too little room)."""
+        return self._shown_title().text()
 
     def _state_label(self) -> str:
         if self.state == "running":
