@@ -614,3 +614,26 @@ def test_run_details_of_a_selected_node_show_each_log_line_once(window, qtbot, a
     assert view.log.toPlainText().splitlines() == ["one", "two"]
     assert view.current.log == ["one", "two"]
     assert window.output.toPlainText().count("calc | two") == 2  # the Output log just logs
+
+
+def test_kept_loop_run_lights_the_body_edge(window, qtbot, aloop, tmp_path):
+    """A loop's record lists only its final port ('done'); the body ran, so its edge lit
+    live must stay lit when the run is shown again from History."""
+    wf = workflow(
+        [{"id": "each", "type": "loop", "config": {"items": [1, 2]}},
+         {"id": "body", "type": "python", "config": {"code": "print('{}')"}},
+         {"id": "out", "type": "output", "config": {"values": {}}}],
+        [("start", "each"), ("each.body", "body"), ("each.done", "out")])
+    open_saved(window, tmp_path, wf)
+    click_toolbar(window, "run", qtbot)
+    wait_idle(window, qtbot)
+    assert window.scene.nodes["body"].state == "success"
+    edges = window.scene.edges
+    assert edges["e1"].live and edges["e2"].live  # lit while it ran
+    window.live.history_dock.show()
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    window.live.history.select_run(0)
+    assert window.live.viewing is not None
+    assert all(edges[e].live for e in ("e0", "e1", "e2"))
+    window.live.history.back_to_live()
+    assert all(edges[e].live for e in ("e0", "e1", "e2"))
