@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from nopflow.engine.compiler import Problem, validate
 from nopflow.model import Workflow
@@ -108,8 +108,13 @@ class ProblemsPanel(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
-        self.header().setStretchLastSection(False)
-        self.header().resizeSection(0, 520)
+        # The message takes the width (a fixed 520 px left long messages cut off beside
+        # an empty band on wide windows); the node id column fits its ids.
+        head = self.header()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        head.setMinimumSectionSize(60)
         self.itemDoubleClicked.connect(self._open)
 
     def set_problems(self, problems: list[Problem], edge_nodes: Callable[[str], str | None]

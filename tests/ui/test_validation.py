@@ -65,3 +65,14 @@ def test_dropping_a_workflow_file_opens_it(window, tmp_workflow):
                     Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.view.dropEvent(ev)
     assert window.path == str(tmp_workflow) and set(window.doc.nodes) == {"start", "calc", "out"}
+
+
+def test_problem_messages_take_the_panel_width(window, qtbot):
+    """Messages are the long column: it stretches with the log dock, the node id fits."""
+    window.log_tabs.setCurrentWidget(window.problems)
+    qtbot.waitUntil(lambda: window.problems.topLevelItemCount() > 0, timeout=3000)
+    head = window.problems.header()
+    width = window.problems.viewport().width()
+    assert width > 900
+    assert head.sectionSize(0) + head.sectionSize(1) >= width - 2
+    assert head.sectionSize(0) > width * 0.7
