@@ -292,14 +292,30 @@ class LinkInteraction(Interaction):
     def finish(self, event: QMouseEvent) -> None:
         pos = self.view.mapToScene(event.position().toPoint())
         target = self._target(pos)
+        if target is None and self.scene.node_at(pos) is None:
+            # The dangling link stays drawn while quick-add is open, so it is clear what
+            # the new block will be connected to; it goes when the popup does.
+            self.scene.mark_ports({})
+            if self.port.kind == "out":
+                self.preview.set_ends(self.anchor, pos, True)
+            else:
+                self.preview.set_ends(pos, self.anchor, True)
+            popup = self.view.open_quick_add(pos, link_from=self.port)
+            # a lambda, not a bound method: this gesture object is gone once it finishes
+            preview, scene = self.preview, self.scene
+            popup.closed.connect(
+                lambda: scene.removeItem(preview) if preview.scene() is scene else None)
+            return
         self.cancel()
         if target is not None:
             self.editor.connect(self.port, target)
-        elif self.scene.node_at(pos) is None:
-            self.view.open_quick_add(pos, link_from=self.port)
+
+    def _drop_preview(self) -> None:
+        if self.preview.scene() is not None:
+            self.scene.removeItem(self.preview)
 
     def cancel(self) -> None:
-        self.scene.removeItem(self.preview)
+        self._drop_preview()
         self.scene.mark_ports({})
 
 

@@ -7,7 +7,7 @@ empty canvas. Enter places the highlighted block (and connects it when opened fr
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QGuiApplication, QHideEvent, QKeyEvent
 from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from nopflow.blocks import all_blocks
@@ -37,6 +37,8 @@ class QuickAddPopup(QFrame):
     """A frameless popup: search field over a filtered list of blocks."""
 
     chosen = Signal(str)  # block type
+    #: the popup went away (a block was chosen, Esc, or a click elsewhere)
+    closed = Signal()
 
     def __init__(self, parent: QWidget | None = None, only: set[str] | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
@@ -70,10 +72,25 @@ class QuickAddPopup(QFrame):
         self._filter("")
 
     def popup_at(self, global_pos: QPoint) -> None:
-        """Show at a screen position with the search field focused."""
-        self.move(global_pos)
+        """Show at a screen position with the search field focused, kept on the screen
+        (near the bottom or right edge it opens above / left of the point instead)."""
+        self.adjustSize()
+        pos = QPoint(global_pos)
+        screen = QGuiApplication.screenAt(global_pos) or self.screen()
+        if screen is not None:
+            area = screen.availableGeometry()
+            size = self.sizeHint().expandedTo(self.size())
+            if pos.x() + size.width() > area.right():
+                pos.setX(max(area.left(), global_pos.x() - size.width()))
+            if pos.y() + size.height() > area.bottom():
+                pos.setY(max(area.top(), global_pos.y() - size.height()))
+        self.move(pos)
         self.show()
         self.search.setFocus()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.closed.emit()
 
     def _filter(self, text: str) -> None:
         best, best_score = None, -1

@@ -347,3 +347,36 @@ def test_empty_canvas_hint_is_wiped_when_the_first_block_lands(window, qtbot):
     drop_block(window, "python", QPoint(80, 80))  # far from the hint's text
     qtbot.waitUntil(lambda: any(r.contains(vp.rect().center()) for r in painted))
     vp.removeEventFilter(spy)
+
+
+def test_dropped_link_stays_drawn_while_quick_add_is_open(window):
+    from nopflow.ui.items.edge_item import LinkPreviewItem
+
+    window.set_workflow(small_workflow().model_copy(update={"edges": []}), None)
+    window.view.resetTransform()
+    window.view.centerOn(300, 40)
+
+    def previews() -> list:
+        return [it for it in window.scene.items() if isinstance(it, LinkPreviewItem)]
+
+    drag(window, port_view_pos(window, "calc", "out", "out"), scene_to_view(window, 300, 300))
+    popup = window.view.quick_add
+    assert popup is not None and popup.isVisible()
+    assert len(previews()) == 1  # the user sees what the new block will hang from
+    assert all(not item.port_marks for item in window.scene.nodes.values())
+    QTest.keyClick(popup.search, Qt.Key.Key_Escape)
+    assert not popup.isVisible() and previews() == [] and not window.doc.edges
+    drag(window, port_view_pos(window, "calc", "out", "out"), scene_to_view(window, 300, 300))
+    QTest.keyClicks(window.view.quick_add.search, "delay")
+    QTest.keyClick(window.view.quick_add.search, Qt.Key.Key_Return)
+    assert previews() == [] and len(window.doc.edges) == 1
+
+
+def test_quick_add_stays_on_screen_near_the_bottom_right(window):
+    popup = window.view.open_quick_add(window.view.mapToScene(QPoint(10, 10)))
+    area = popup.screen().availableGeometry()
+    popup.close()
+    popup.popup_at(area.bottomRight() - QPoint(5, 5))
+    geo = popup.frameGeometry()
+    assert area.contains(geo), (area, geo)
+    popup.close()
