@@ -121,3 +121,17 @@ def test_excepthook_reports_instead_of_aborting(monkeypatch):  # type: ignore[no
         assert "panel: KeyError" in shown[-1]
     finally:
         remove()
+
+
+def test_log_lines_come_before_the_state_change_that_ends_their_node(qtbot, qapp):  # type: ignore[no-untyped-def]
+    """The Output log reads 'stderr…' then '✗ node: error', not the failure first."""
+    bridge = RunBridge()
+    run = FakeRun()
+    bridge.attach(run)
+    order: list[str] = []
+    bridge.nodeEvents.connect(lambda evs: order.append("nodes"))
+    bridge.logLines.connect(lambda logs: order.append("logs"))
+    run.events.emit(NodeLog("r", time.time(), node_id="bad", line="reading"))
+    run.events.emit(state("bad", "error"))
+    qtbot.waitUntil(lambda: len(order) == 2, timeout=2000)
+    assert order == ["logs", "nodes"]

@@ -132,10 +132,12 @@ class RunBridge(QObject):
                 finished = ev
         if started is not None:
             self._emit(self.runStarted, started)
-        if nodes:
-            self._emit(self.nodeEvents, nodes)
+        # Lines before states: a node's stderr reaches the Output log ahead of the
+        # "✗ node: error" line its failure adds (they used to read the other way round).
         if logs:
             self._emit(self.logLines, logs)
+        if nodes:
+            self._emit(self.nodeEvents, nodes)
         if progress is not None:
             self._emit(self.progressChanged, progress.done, progress.total)
         if paused is not None:
