@@ -109,3 +109,17 @@ def test_one_badge_does_not_elide_a_title_that_fits_beside_it(window):
     assert item.shown_title() == "Word statistics"  # was "Word statisti…" after a run
     window.scene.set_problems({"count": ["something is wrong"]})
     assert item.shown_title().endswith("…")  # two badges: now it has to give way
+
+
+def test_an_elided_title_is_given_in_full_in_the_tooltip(window):
+    from nopflow.model import Node, Workflow
+
+    long = "Parse the spreadsheet of last quarter"
+    window.set_workflow(Workflow(name="T", nodes=[
+        Node(id="a", type="python", title=long, position=(0, 0)),
+        Node(id="b", type="python", title="Short", position=(0, 200))]), None)
+    a, b = window.scene.nodes["a"], window.scene.nodes["b"]
+    assert a.shown_title() != long and a.toolTip().splitlines()[0] == long
+    assert long not in b.toolTip() and "Short" not in b.toolTip()
+    window.scene.set_node_state("a", "error", error="boom")
+    assert a.toolTip().splitlines() == [long, "Failed", "boom"]

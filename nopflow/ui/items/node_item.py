@@ -136,6 +136,7 @@ class NodeItem(QGraphicsItem):
             self._title_wide = _static_title(title, NODE_WIDTH - 40 - 10)
             self._title_one = _static_title(title, NODE_WIDTH - 40 - 30)
             self._title_narrow = _static_title(title, NODE_WIDTH - 40 - 50)
+            self._refresh_tooltip()
         self.setPos(QPointF(*node.position))
         self.update()
 
@@ -168,6 +169,8 @@ class NodeItem(QGraphicsItem):
 
     def _refresh_tooltip(self) -> None:
         lines = []
+        if self.shown_title() != self.title_text:  # elided on the card: say it in full
+            lines.append(self.title_text)
         if self.state:
             head = STATE_LABELS.get(self.state, self.state)
             if self.attempt and self.attempt > 1:
