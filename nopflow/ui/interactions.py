@@ -337,6 +337,9 @@ class RerouteInteraction(LinkInteraction):
         self.item = view.editor.scene.edges.get(edge_id)
         super().__init__(view, PortRef(edge.source, "out", edge.source_port))
         if self.item is not None:
+            # hidden items get no hover-leave: without this the link came back (Esc, refused
+            # drop) still drawn as hovered
+            self.item.hovered = False
             self.item.setVisible(False)
 
     def finish(self, event: QMouseEvent) -> None:
