@@ -64,6 +64,7 @@ class QuickAddPopup(QFrame):
             it.setData(Qt.ItemDataRole.UserRole + 1, f"{block.title} {block.type} "
                        f"{block.category} {block.description}")
             it.setData(Qt.ItemDataRole.UserRole + 2, block.title)
+            it.setData(Qt.ItemDataRole.UserRole + 3, self.list.count())  # palette order
             it.setToolTip(block.description)
             self.list.addItem(it)
         self.search.textChanged.connect(self._filter)
@@ -93,16 +94,20 @@ class QuickAddPopup(QFrame):
         self.closed.emit()
 
     def _filter(self, text: str) -> None:
-        best, best_score = None, -1
-        for i in range(self.list.count()):
-            it = self.list.item(i)
+        """Show the matches, best first (ties keep palette order), and select the best."""
+        items = [self.list.takeItem(0) for _ in range(self.list.count())]
+        ranked = []
+        for it in items:
             hide = not matches(text, it.data(Qt.ItemDataRole.UserRole + 1))
             it.setHidden(hide)
-            if not hide:
-                sc = score(text, it.data(Qt.ItemDataRole.UserRole + 2),
-                           it.data(Qt.ItemDataRole.UserRole))
-                if sc > best_score:
-                    best, best_score = it, sc
+            sc = -1 if hide else score(text, it.data(Qt.ItemDataRole.UserRole + 2),
+                                       it.data(Qt.ItemDataRole.UserRole))
+            ranked.append((-sc, it.data(Qt.ItemDataRole.UserRole + 3), it))
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        for _neg, _order, it in ranked:
+            self.list.addItem(it)
+            it.setHidden(_neg > 0)  # re-adding an item resets its hidden flag
+        best = ranked[0][2] if ranked and ranked[0][0] <= 0 else None
         self.list.setCurrentItem(best)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:

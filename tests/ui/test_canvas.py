@@ -380,3 +380,24 @@ def test_quick_add_stays_on_screen_near_the_bottom_right(window):
     geo = popup.frameGeometry()
     assert area.contains(geo), (area, geo)
     popup.close()
+
+
+def test_quick_add_lists_the_best_match_first(window):
+    from nopflow.ui.quick_add import QuickAddPopup
+
+    popup = QuickAddPopup(window)
+
+    def order() -> list[str]:
+        return [popup.list.item(i).data(Qt.ItemDataRole.UserRole)
+                for i in range(popup.list.count())]
+
+    palette_order = order()
+    popup.search.setText("outp")  # "Output" starts with it; others only mention it
+    visible = [popup.list.item(i).data(Qt.ItemDataRole.UserRole)
+               for i in range(popup.list.count()) if not popup.list.item(i).isHidden()]
+    assert visible[0] == "output"
+    assert popup.list.currentItem().data(Qt.ItemDataRole.UserRole) == "output"
+    popup.search.setText("")
+    assert order() == palette_order  # everything back, in palette order
+    assert all(not popup.list.item(i).isHidden() for i in range(popup.list.count()))
+    popup.close()
