@@ -676,8 +676,9 @@ class Run:
         g.ports[nid] = result.ports
         g.status[nid] = _SUCCESS
         rec.output = result.output
-        if result.ports is not None:
-            rec.details["ports"] = sorted(result.ports)
+        fired = _ports_fired(st, result.ports, result.output)
+        if fired is not None:
+            rec.details["ports"] = list(fired)
         self._set_state(rec, _SUCCESS, g)
 
     async def _attempt(
@@ -811,7 +812,7 @@ class Run:
                     error=self._redact(rec.error) if state is _ERROR else None,
                     error_type=rec.error_type if state is _ERROR else None,
                     iteration=rec.iteration if g is None else g.iteration,
-                    ports=_fired_ports(g, rec.node_id) if state is _SUCCESS else None,
+                    ports=_event_ports(rec) if state is _SUCCESS else None,
                 )
             )
 
@@ -909,9 +910,20 @@ class Engine:
 __all__ = ["Engine", "Run"]
 
 
-def _fired_ports(g: _Group | None, node_id: str) -> tuple[str, ...] | None:
-    """The ports a succeeded node fired, for viewers that light the edges data went down."""
-    if g is None:
+def _ports_fired(st: _Static, ports: frozenset[str] | None, output: Any) -> tuple[str, ...] | None:
+    """The ports a succeeded node sent data down, for viewers that light those edges.
+
+    None means all of them. A loop's result names only `done` (what liveness needs), but
+    its `body` fired too whenever there was at least one item.
+    """
+    if ports is None:
         return None
-    ports = g.ports.get(node_id)
-    return None if ports is None else tuple(sorted(ports))
+    fired = set(ports)
+    if st.is_loop and isinstance(output, dict) and output.get("items"):
+        fired.add("body")
+    return tuple(sorted(fired))
+
+
+def _event_ports(rec: NodeRecord) -> tuple[str, ...] | None:
+    ports = rec.details.get("ports")
+    return None if ports is None else tuple(ports)

@@ -74,3 +74,19 @@ async def test_parallel_loop_events_name_their_own_iteration() -> None:
             if isinstance(e, NodeStateChanged) and e.node_id == "d"]
     for state in ("running", "success"):
         assert sorted(i for s, i in seen if s == state) == list(range(6))
+
+
+async def test_success_events_name_the_ports_that_fired() -> None:
+    wf = make_wf([("s", "start", {}), ("c", "condition", {"expression": "1 > 2"}),
+                  ("l", "loop", {"count": 2}), ("d", "delay", {"seconds": 0}),
+                  ("e", "loop", {"items": []}), ("x", "delay", {"seconds": 0})],
+                 ["s->c", "c.false->l", "l.body->d", "c.false->e", "e.body->x"])
+    events: list[Event] = []
+    run = await run_wf(wf, events)
+    fired = {e.node_id: e.ports for e in events
+             if isinstance(e, NodeStateChanged) and e.state == "success"}
+    assert fired["c"] == ("false",)
+    assert fired["l"] == ("body", "done")  # the body ran, then done
+    assert fired["e"] == ("done",)  # no items: the body never ran
+    assert fired["s"] is None  # a plain node fires all its ports
+    assert run.nodes["l"].details["ports"] == ["body", "done"]
