@@ -197,7 +197,25 @@ class ChoiceEditor(FieldEditor):
         self.editor.setCurrentIndex(max(0, i))
 
 
-class JsonEditor(FieldEditor):
+class _PlainTextField(FieldEditor):
+    """A field edited in a QPlainTextEdit: user typing emits `edited`, programmatic
+    updates (`_set_text`) do not, so showing the model's value never echoes back as an edit."""
+
+    _quiet = False
+
+    def _changed(self) -> None:
+        if not self._quiet:
+            self.edited.emit()
+
+    def _set_text(self, text: str) -> None:
+        self._quiet = True
+        try:
+            self.editor.setPlainText(text)
+        finally:
+            self._quiet = False
+
+
+class JsonEditor(_PlainTextField):
     """Lists and objects as JSON text; bad JSON is reported inline and not applied."""
 
     def __init__(self, name: str, info: FieldInfo, parent: QWidget | None = None) -> None:
@@ -208,12 +226,7 @@ class JsonEditor(FieldEditor):
         edit.setFixedHeight(96)
         edit.setPlaceholderText("{ }" if _allows(info, dict) else "[ ]")
         edit.textChanged.connect(self._changed)
-        self._quiet = False
         self._finish(edit)
-
-    def _changed(self) -> None:
-        if not self._quiet:
-            self.edited.emit()
 
     def parse_error(self) -> str:
         text = self.editor.toPlainText().strip()
@@ -240,12 +253,10 @@ class JsonEditor(FieldEditor):
         except ValueError:
             same = False
         if not same:
-            self._quiet = True
-            self.editor.setPlainText(text)
-            self._quiet = False
+            self._set_text(text)
 
 
-class CodeFieldEditor(FieldEditor):
+class CodeFieldEditor(_PlainTextField):
     """Inline Python source in the code editor."""
 
     def __init__(self, name: str, info: FieldInfo, parent: QWidget | None = None) -> None:
@@ -253,12 +264,7 @@ class CodeFieldEditor(FieldEditor):
         edit = CodeEditor(self, dark=canvas_theme().dark)
         edit.setMinimumHeight(220)
         edit.textChanged.connect(self._changed)
-        self._quiet = False
         self._finish(edit)
-
-    def _changed(self) -> None:
-        if not self._quiet:
-            self.edited.emit()
 
     def value(self) -> Any:
         text = self.editor.toPlainText()
@@ -267,9 +273,7 @@ class CodeFieldEditor(FieldEditor):
     def set_value(self, value: Any) -> None:
         text = "" if value is MISSING or value is None else str(value)
         if self.editor.toPlainText() != text:
-            self._quiet = True
-            self.editor.setPlainText(text)
-            self._quiet = False
+            self._set_text(text)
 
 
 def make_editor(name: str, info: FieldInfo, parent: QWidget | None = None) -> FieldEditor:
