@@ -1,8 +1,8 @@
 """What Help → About shows: versions, where data lives, and the licences of what ships.
 
 Qt-free on purpose: the CLI, the tests and the packaging scripts use it without a display,
-and PySide6 is imported only inside `qt_versions()` (it is already loaded when the editor
-asks).  Everything is read from the running installation rather than hard-coded, so a
+so Qt and PySide6 versions come from installed metadata, never from importing Qt.
+Everything is read from the running installation rather than hard-coded, so a
 bundle built with newer dependencies reports them without anyone editing a list:
 
 * the app version comes from its single source, `nopflow.__about__` (the package metadata
@@ -84,16 +84,19 @@ def app_version() -> str:
 
 
 def qt_versions() -> tuple[str | None, str | None]:
-    """(Qt runtime version, PySide6 version), or Nones where PySide6 can't be imported.
+    """(Qt version, PySide6 version) from installed metadata, or Nones without PySide6.
 
-    Imported here, lazily, so importing this module never loads Qt.
+    Read from distribution metadata, never by importing Qt: this module serves the CLI and
+    the engine side too (DESIGN.md §1). PySide6 wheels ship the Qt of their own version;
+    the About dialog, which runs inside Qt anyway, shows Qt's own runtime version.
     """
-    try:
-        import PySide6
-        from PySide6 import QtCore
-    except ImportError:
-        return None, None
-    return QtCore.qVersion(), getattr(PySide6, "__version__", None)
+    for dist in ("PySide6-Essentials", "PySide6"):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        return version, version
+    return None, None
 
 
 def data_dir() -> Path:

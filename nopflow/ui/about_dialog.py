@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import platform
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, qVersion
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -49,7 +49,8 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About nopflow")
         self.resize(640, 520)
-        qt, pyside = about.qt_versions()
+        _qt, pyside = about.qt_versions()
+        qt = qVersion()  # the Qt actually running
         lay = QVBoxLayout(self)
         summary = QLabel(self)
         summary.setTextFormat(Qt.TextFormat.RichText)
