@@ -74,13 +74,6 @@ async def drain_background(timeout: float = 10.0) -> None:
         await asyncio.wait(pending, timeout=timeout)
 
 
-def _is_loop_body(doc: Any, e: Any) -> bool:
-    """An edge out of a loop's `body` port: its targets run only when the body fired, so
-    a target that ran proves it — the loop's record lists just the final `done`."""
-    node = doc.nodes.get(e.source)
-    return e.source_port == "body" and node is not None and node.type == "loop"
-
-
 def _fired_ports(nodes: Any) -> dict[str, list[str]]:
     """Per node id, the ports it fired, from live or kept records' `details["ports"]`."""
     out: dict[str, list[str]] = {}
@@ -638,8 +631,6 @@ class LiveRunController(QObject):
                 src = states.get(e.source)
                 dst = states.get(e.target)
                 ports = fired.get(e.source)
-                if ports is not None and _is_loop_body(doc, e):
-                    ports = None  # a loop's record keeps only its last firing, 'done'
                 live = (src is not None and dst is not None and src[0] in ("success", "running")
                         and dst[0] in _STARTED and (ports is None or e.source_port in ports))
             item.set_live(True if live else None)
