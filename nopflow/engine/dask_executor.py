@@ -45,13 +45,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from nopflow.engine.context import NodeFailure
 from nopflow.engine.executor import ExecutorUnavailable, LineCallback, ScriptRequest
+
+if TYPE_CHECKING:
+    from nopflow.sandbox import ScriptResult
 
 log = logging.getLogger(__name__)
 
@@ -78,24 +80,11 @@ def dask_missing_reason() -> str | None:
     return None
 
 
-@dataclass(slots=True)
-class RemoteOutcome:
-    """A worker's ScriptResult rebuilt on the client (satisfies ``ScriptOutcome``)."""
+def _failure(message: str, error_type: str) -> ScriptResult:
+    """A script that never produced a result, in the sandbox's own result type."""
+    from nopflow.sandbox import ScriptResult
 
-    ok: bool
-    output: Any
-    error: str | None
-    error_type: str | None
-    traceback: str | None
-    stderr_tail: str | None
-    exit_code: int | None
-    duration_s: float
-    worker: str | None = None
-    project_mode: str | None = None  # "shared" | "scratch": where the script's cwd was
-
-
-def _failure(message: str, error_type: str) -> RemoteOutcome:
-    return RemoteOutcome(False, None, message, error_type, None, "", None, 0.0)
+    return ScriptResult(False, None, message, error_type, None, "", None, 0.0)
 
 
 def _check_address(address: str) -> None:
@@ -472,7 +461,7 @@ class DaskScriptHandle:
         self._worker: str | None = None
         self._received = 0
         self._line_seen = asyncio.Event()
-        self._done: asyncio.Future[RemoteOutcome] = loop.create_future()
+        self._done: asyncio.Future[ScriptResult] = loop.create_future()
         self._completing = False
         self._paused = False
 
@@ -561,7 +550,7 @@ class DaskScriptHandle:
         except Exception:
             log.exception("stderr line callback failed")
 
-    def _outcome(self, raw: Any) -> RemoteOutcome:
+    def _outcome(self, raw: Any) -> ScriptResult:
         if not isinstance(raw, dict):
             return _failure(f"the dask worker returned an unexpected result: {raw!r:.200}",
                             "ExecutorError")
@@ -575,7 +564,9 @@ class DaskScriptHandle:
                 output = json.loads(raw.get("output_json") or "{}")
             except ValueError as exc:  # cannot happen with our worker; be explicit anyway
                 return _failure(f"output is not valid JSON: {exc}", "InvalidOutput")
-        return RemoteOutcome(
+        from nopflow.sandbox import ScriptResult
+
+        return ScriptResult(
             ok=bool(raw.get("ok")),
             output=output,
             error=raw.get("error"),
@@ -584,8 +575,6 @@ class DaskScriptHandle:
             stderr_tail=raw.get("stderr_tail") or "",
             exit_code=raw.get("exit_code"),
             duration_s=float(raw.get("duration_s") or 0.0),
-            worker=raw.get("worker"),
-            project_mode=raw.get("project_mode"),
         )
 
     # ---- ScriptHandle
@@ -622,7 +611,7 @@ class DaskScriptHandle:
             self.executor._forget(self.token)
             self._done.set_result(_failure("cancelled", "Cancelled"))
 
-    async def wait(self) -> RemoteOutcome:
+    async def wait(self) -> ScriptResult:
         """The script's outcome, once the worker has reported it."""
         return await asyncio.shield(self._done)
 
@@ -678,18 +667,18 @@ class _WorkerService:
             self.pending[token] = (action, now)
 
     async def run(self, token: str, spec: Any, on_line: Callable[[str], None]) -> Any:
-        from nopflow.sandbox import SandboxError, ScriptResult, ScriptRunner
+        from nopflow.sandbox import SandboxError, ScriptRunner
 
         pending = self.pending.pop(token, None)
         if pending is not None and pending[0] == "cancel":
-            return ScriptResult(False, None, "cancelled", "Cancelled", None, "", None, 0.0)
+            return _failure("cancelled", "Cancelled")
         if self.runner is None:
             self.runner = ScriptRunner()
         self.starting[token] = pending[0] if pending else None
         try:
             handle = await self.runner.start(spec, on_stderr_line=on_line)
         except SandboxError as exc:
-            return ScriptResult(False, None, str(exc), "SandboxError", None, "", None, 0.0)
+            return _failure(str(exc), "SandboxError")
         finally:
             control = self.starting.pop(token, None)
         self.handles[token] = handle
@@ -944,7 +933,6 @@ __all__ = [
     "EXTRA_MESSAGE",
     "DaskExecutor",
     "DaskScriptHandle",
-    "RemoteOutcome",
     "dask_missing_reason",
     "run_script_task",
 ]
