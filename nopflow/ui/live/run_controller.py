@@ -65,6 +65,16 @@ _BACKGROUND: set[asyncio.Task[None]] = set()
 
 #: node states after which an incoming edge counts as having carried data
 _STARTED = frozenset({"running", "success", "error"})
+#: source states that have sent data down their edges (a loop feeds its body while running)
+_PRODUCED = frozenset({"running", "success"})
+
+
+def _carried(src_state: str | None, dst_state: str | None, fired: Any, port: str) -> bool:
+    """The one rule for a lit edge, live or kept: its source produced data down `port`
+    (`fired`: the ports it fired, None = all; a condition's untaken port stays dark) and
+    its target started."""
+    return (src_state in _PRODUCED and dst_state in _STARTED
+            and (fired is None or port in fired))
 
 
 async def drain_background(timeout: float = 10.0) -> None:
@@ -481,10 +491,10 @@ class LiveRunController(QObject):
                 if e is None or item is None or item.live:
                     continue
                 src = nodes.get(e.source)
-                if src is None or src.state.value not in ("success", "running"):
+                if src is None:
                     continue
                 fired = src.details.get("ports") if isinstance(src.details, dict) else None
-                if fired is None or e.source_port in fired:  # a condition's untaken port stays dark
+                if _carried(src.state.value, ev.state, fired, e.source_port):
                     item.set_live(True)
 
     @guarded("live log")
@@ -630,9 +640,8 @@ class LiveRunController(QObject):
             if e is not None:
                 src = states.get(e.source)
                 dst = states.get(e.target)
-                ports = fired.get(e.source)
-                live = (src is not None and dst is not None and src[0] in ("success", "running")
-                        and dst[0] in _STARTED and (ports is None or e.source_port in ports))
+                live = (src is not None and dst is not None
+                        and _carried(src[0], dst[0], fired.get(e.source), e.source_port))
             item.set_live(True if live else None)
 
     # ------------------------------------------------------------------ window
