@@ -101,11 +101,6 @@ def _mode_flag(prefix: list[str], mode: str) -> str:
     return f"--sandbox-{mode}" if frozen else f"--{mode}"
 
 
-def _launched(prefix: list[str]) -> bool:
-    """True if `prefix` starts a user interpreter through the launcher."""
-    return "--launch" in prefix or "--sandbox-launch" in prefix
-
-
 def validate_interpreter(path: str) -> str | None:
     """Check that `path` is a usable Python (>= 3.8) for script blocks.
 
