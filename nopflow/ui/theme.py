@@ -38,6 +38,24 @@ STATE_COLORS = {
     "skipped": "#A3ABB8",
     "cancelled": "#E89B2C",
 }
+#: node states for people (tooltips, run details)
+STATE_LABELS = {
+    "pending": "Pending",
+    "running": "Running",
+    "success": "Succeeded",
+    "error": "Failed",
+    "skipped": "Skipped",
+    "cancelled": "Cancelled",
+}
+#: run statuses drawn with a node state's badge
+_RUN_STATE_BADGES = {"completed": "success", "failed": "error", "paused": "pending"}
+
+
+def state_icon_name(state: str | None) -> str:
+    """The badge icon of a node state or run status (runs map onto node states)."""
+    return "state-" + _RUN_STATE_BADGES.get(state or "", state or "pending")
+
+
 CATEGORY_COLORS = {"Flow": "#2E9E5B", "Code": "#3572A5", "Data": "#C2477A"}
 
 
@@ -89,6 +107,7 @@ class CanvasTheme:
         }
         for state, color in STATE_COLORS.items():
             self.pens["state_" + state] = pen(QColor(color), 2.4)
+            self.pens["state_text_" + state] = QPen(QColor(color))
         self.brushes = {
             "node": QBrush(self.node_fill),
             "header": QBrush(self.node_header),

@@ -26,19 +26,17 @@ from nopflow.ui.items.port_item import (
     PortRef,
     layout_for,
 )
-from nopflow.ui.theme import CATEGORY_COLORS, STATE_COLORS, canvas_theme, icon_pixmap
+from nopflow.ui.theme import (
+    CATEGORY_COLORS,
+    STATE_LABELS,
+    canvas_theme,
+    icon_pixmap,
+    state_icon_name,
+)
 
 #: below this scale only the card is painted (no text, icons or ports)
 LOD_SIMPLE = 0.3
 RADIUS = 8.0
-STATE_LABELS = {
-    "pending": "Pending",
-    "running": "Running",
-    "success": "Succeeded",
-    "error": "Failed",
-    "skipped": "Skipped",
-    "cancelled": "Cancelled",
-}
 
 
 @cache
@@ -110,6 +108,7 @@ class NodeItem(QGraphicsItem):
         self._bounds = QRectF(-PORT_R - 2, -4, NODE_WIDTH + 2 * PORT_R + 4, self.layout.height + 8)
         # run state (set by the live-run bridge) and validation problems
         self.state: str | None = None
+        self._state_icon = ""
         self.elapsed: float | None = None
         self.attempt: int | None = None
         self.error: str | None = None
@@ -152,6 +151,7 @@ class NodeItem(QGraphicsItem):
         if state == "running" and self.state != "running":
             self.started_at = time.monotonic() - (elapsed or 0.0)
         self.state = state
+        self._state_icon = state_icon_name(state) if state else ""
         self.elapsed = elapsed
         self.attempt = attempt
         self.error = error
@@ -267,10 +267,10 @@ class NodeItem(QGraphicsItem):
         # badges, right to left: state, then problems; elapsed/attempt under the badge
         x = NODE_WIDTH - 26
         if self.state:
-            painter.drawPixmap(QPointF(x, 8), icon_pixmap("state-" + self.state, 16, dpr))
+            painter.drawPixmap(QPointF(x, 8), icon_pixmap(self._state_icon, 16, dpr))
             label = self._state_label()
             if label:
-                painter.setPen(QColor(STATE_COLORS[self.state]))
+                painter.setPen(th.pens["state_text_" + self.state])
                 painter.drawText(QRectF(NODE_WIDTH - 90, 23, 80, 14),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                                  label)

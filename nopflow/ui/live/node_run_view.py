@@ -32,8 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nopflow.ui.items.node_item import STATE_LABELS
-from nopflow.ui.theme import STATE_COLORS, icon
+from nopflow.ui.theme import STATE_COLORS, STATE_LABELS, icon, state_icon_name
 
 #: children shown per branch before a "… n more" row
 MAX_CHILDREN = 500
@@ -303,6 +302,4 @@ class NodeRunView(QScrollArea):
 
 def state_icon(state: str | None) -> Any:
     """The badge icon of a node or run state (runs map onto node states)."""
-    mapping = {"completed": "success", "failed": "error", "paused": "pending"}
-    name = mapping.get(state or "", state or "pending")
-    return icon(f"state-{name}")
+    return icon(state_icon_name(state))
