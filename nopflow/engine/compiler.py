@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -121,14 +122,20 @@ def _config_problems(node: Node, exc: ValidationError) -> list[Problem]:
     return out
 
 
+@cache
+def _widget_fields(block: type[Block], widget: str) -> tuple[str, ...]:
+    """Config fields whose ``json_schema_extra`` widget hint is ``widget`` (per block class)."""
+    return tuple(
+        name
+        for name, info in block.Config.model_fields.items()
+        if isinstance(info.json_schema_extra, dict)
+        and info.json_schema_extra.get("widget") == widget
+    )
+
+
 def bare_expression_fields(block: type[Block]) -> list[str]:
     """Config fields that hold a bare expression (`{{ }}` optional), e.g. a condition."""
-    out = []
-    for name, info in block.Config.model_fields.items():
-        extra = info.json_schema_extra
-        if isinstance(extra, dict) and extra.get("widget") == "expression":
-            out.append(name)
-    return out
+    return list(_widget_fields(block, "expression"))
 
 
 def _bare_expressions(block: type[Block] | None, config: dict[str, Any]) -> list[ex.Expr]:
@@ -137,32 +144,27 @@ def _bare_expressions(block: type[Block] | None, config: dict[str, Any]) -> list
         return []
     return [
         ex.parse_condition(config[name])
-        for name in bare_expression_fields(block)
+        for name in _widget_fields(block, "expression")
         if isinstance(config.get(name), str) and not ex.is_template(config[name])
     ]
 
 
 def code_fields(block: type[Block]) -> set[str]:
     """Config fields holding program source: never templates (`{{` is valid Python)."""
-    out = set()
-    for name, info in block.Config.model_fields.items():
-        extra = info.json_schema_extra
-        if isinstance(extra, dict) and extra.get("widget") == "code":
-            out.add(name)
-    return out
+    return set(_widget_fields(block, "code"))
 
 
 def templated_config(block: type[Block] | None, config: dict[str, Any]) -> dict[str, Any]:
     """The part of a config that may hold `{{ }}` templates (everything but source code)."""
     if block is None:
         return config
-    skip = code_fields(block)
+    skip = _widget_fields(block, "code")
     return {k: v for k, v in config.items() if k not in skip} if skip else config
 
 
 def _walk_config(config: dict[str, Any], node: Node, block: type[Block]) -> list[Problem]:
     out = []
-    bare = set(bare_expression_fields(block))
+    bare = _widget_fields(block, "expression")
     for key, value in templated_config(block, config).items():
         if key in bare and isinstance(value, str) and not ex.is_template(value):
             try:
