@@ -46,7 +46,7 @@ class ScriptHandle:
         stderr_r: int,
         ctl_fd: int,
         writers: tuple[Any, Any],  # (config, stdin): fdio._FdWriter or threadio._ThreadWriter
-        exit_waiter: Callable[[], asyncio.Future[_Exit] | asyncio.Task[Any]],
+        exit_source: asyncio.Future[_Exit] | asyncio.Future[int],  # kernel's word only
         temp_dir: Path,
         remove_temp: bool,
         on_stderr_line: Callable[[str], None] | None,
@@ -88,7 +88,7 @@ class ScriptHandle:
             reader(self.loop, stderr_r, self._on_stderr),
             reader(self.loop, self._ctl_fd, self._on_ctl),
         ]
-        self._exit_source = exit_waiter()
+        self._exit_source = exit_source
         self._watchdog = self.loop.create_task(self._watch())
         self._escalation: asyncio.TimerHandle | None = None
         self._done: asyncio.Future[ScriptResult] = self.loop.create_future()
@@ -271,7 +271,18 @@ class ScriptHandle:
             if self._stderr_partial:
                 self._emit_line(bytes(self._stderr_partial))
                 self._stderr_partial.clear()
-            result = await self._build_result(exit_, self._active_elapsed(end))
+            result = await build_result(
+                self.spec,
+                exit_,
+                self._active_elapsed(end),
+                reason=self._reason,
+                violation=self._violation,
+                reports=self._reports,
+                stderr_tail=self._stderr_tail,
+                stdout=self._stdout,
+                cpu_s=self.runner._cpu_limit(self.spec),
+                loop=self.loop,
+            )
         except BaseException as exc:  # never leave waiters hanging
             if not self._exited:  # e.g. the loop is shutting down: the script must die too
                 self._control.kill()
@@ -307,23 +318,5 @@ class ScriptHandle:
         if not self._done.done():
             self._done.set_result(result)
 
-    async def _build_result(self, exit_: _Exit, duration: float) -> ScriptResult:
-        return await build_result(
-            self.spec,
-            exit_,
-            duration,
-            reason=self._reason,
-            violation=self._violation,
-            reports=self._reports,
-            stderr_tail=self._stderr_tail,
-            stdout=self._stdout,
-            cpu_s=self._cpu_s(),
-            loop=self.loop,
-        )
-
-    def _cpu_s(self) -> int:
-        return self.runner._cpu_limit(self.spec)
-
     def _force_kill_sync(self) -> None:
-        if not self._exited:
-            self._control.kill()
+        self._control_op(self._control.kill)

@@ -115,7 +115,7 @@ def start_job(
         stderr_r=err_r,
         ctl_fd=rep_r,
         writers=writers,
-        exit_waiter=lambda: _wait_in_thread(loop, popen),
+        exit_source=_wait_in_thread(loop, popen),
         on_exit=job.close,  # kills stragglers (so the pipes reach EOF) and frees the job
         temp_dir=temp,
         remove_temp=remove_temp,
