@@ -84,6 +84,14 @@ async def drain_background(timeout: float = 10.0) -> None:
         await asyncio.wait(pending, timeout=timeout)
 
 
+def _elapsed(state: str, started_at: float | None, duration_ms: int | None,
+             now: float) -> float | None:
+    """Seconds a node shows: so far while running, else how long it took (None: unknown)."""
+    if state == "running" and started_at:
+        return now - started_at
+    return duration_ms / 1000 if duration_ms is not None else None
+
+
 def _fired_ports(nodes: Any) -> dict[str, list[str]]:
     """Per node id, the ports it fired, from live or kept records' `details["ports"]`."""
     out: dict[str, list[str]] = {}
@@ -466,12 +474,9 @@ class LiveRunController(QObject):
             scene = self.win.scene
             now = time.time()
             for nid, ev in last.items():
-                if ev.state == "running":
-                    elapsed = now - ev.started_at if ev.started_at else 0.0
-                else:
-                    elapsed = ev.duration_ms / 1000 if ev.duration_ms is not None else None
-                scene.set_node_state(nid, ev.state, elapsed=elapsed, attempt=ev.attempt,
-                                     error=ev.error)
+                scene.set_node_state(nid, ev.state, attempt=ev.attempt, error=ev.error,
+                                     elapsed=_elapsed(ev.state, ev.started_at, ev.duration_ms,
+                                                      now))
             self._light_edges(last)
         cur = self.node_view.current
         if cur is not None and cur.node_id in last and self.viewing is None:
@@ -627,12 +632,10 @@ class LiveRunController(QObject):
                     scene.set_node_state(nid, None)
                 continue
             state, dur, attempt, error = entry
-            if state == "running" and self.run is not None and nid in self.run.nodes:
-                started = self.run.nodes[nid].started_at
-                elapsed = now - started if started else None
-            else:
-                elapsed = dur / 1000 if dur is not None else None
-            scene.set_node_state(nid, state, elapsed=elapsed, attempt=attempt, error=error)
+            live = self.run.nodes.get(nid) if self.run is not None else None
+            started = live.started_at if live is not None and state == "running" else None
+            scene.set_node_state(nid, state, elapsed=_elapsed(state, started, dur, now),
+                                 attempt=attempt, error=error)
         doc = self.win.doc
         for eid, item in scene.edges.items():
             e = doc.edges.get(eid)
