@@ -22,6 +22,11 @@ EXIT_INVALID = 2
 COMMANDS = ("run", "validate", "history")
 
 
+def first_line(text: str | None) -> str:
+    """A message's first line once stripped ('' when blank), for one-line summaries."""
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with 2 and a one-line hint (argparse's default is also 2)."""
 

@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-EXIT_OK = 0
-EXIT_INVALID = 2
+from nopflow.cli import EXIT_INVALID, EXIT_OK, first_line
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -40,6 +39,6 @@ def cmd_history(args: argparse.Namespace) -> int:
         for nid, n in r.nodes.items():
             dur = f"{n.duration_ms / 1000:.2f}s" if n.duration_ms is not None else "-"
             tries = f" x{n.attempts}" if n.attempts > 1 else ""
-            err = f"  {n.error.strip().splitlines()[0]}" if n.error and n.error.strip() else ""
+            err = f"  {first_line(n.error)}" if first_line(n.error) else ""
             print(f"  {nid:<{width}}  {n.status:<9} {dur:>8}{tries}{err}")
     return EXIT_OK

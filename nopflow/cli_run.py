@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
+from nopflow.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from nopflow.cli import first_line as _first_line
 
 _SYMBOLS = {
     "running": "▶",
@@ -118,10 +117,6 @@ class EventPrinter:
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             self.broken = True
-
-
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
 def _err(message: str) -> None:
