@@ -506,13 +506,14 @@ class LiveRunController(QObject):
     def _on_logs(self, logs: dict[str, list[str]]) -> None:
         self.win.output.appendPlainText(
             "\n".join(f"{nid} | {line}" for nid, lines in logs.items() for line in lines))
-        if self.viewing is None:
-            for nid, lines in logs.items():
-                rec = self.run.nodes.get(nid) if self.run is not None else None
-                if rec is not None:  # the record is the truth; the event may be stale
-                    self.node_view.sync_log(nid, list(rec.logs))
-                else:
-                    self.node_view.append_log(nid, lines)
+        cur = self.node_view.current
+        if self.viewing is None and cur is not None and cur.node_id in logs:
+            nid = cur.node_id  # only the shown node's log is copied, not every logging one's
+            rec = self.run.nodes.get(nid) if self.run is not None else None
+            if rec is not None:  # the record is the truth; the event may be stale
+                self.node_view.sync_log(nid, list(rec.logs))
+            else:
+                self.node_view.append_log(nid, logs[nid])
 
     @guarded("live progress")
     def _on_progress(self, done: int, total: int) -> None:
