@@ -340,8 +340,7 @@ class HistoryStore:
         return locations.history_dir()
 
     def path_for(self, workflow_id: str) -> Path:
-        safe = "".join(c for c in workflow_id if c.isalnum() or c in "-_") or "unnamed"
-        return self.root / f"{safe}.json"
+        return self.root / f"{locations.safe_name(workflow_id, 'unnamed')}.json"
 
     # -- reading -------------------------------------------------------------------
 

@@ -27,6 +27,11 @@ def _ensure_dir(path: Path, what: str) -> Path:
     return path
 
 
+def safe_name(text: str, fallback: str) -> str:
+    """``text`` kept to letters, digits, ``-`` and ``_`` (a safe file name), else ``fallback``."""
+    return "".join(c for c in text if c.isalnum() or c in "-_") or fallback
+
+
 def data_dir() -> Path:
     """The data directory (created on first use)."""
     override = os.environ.get("NOPFLOW_DATA_DIR")
@@ -47,8 +52,7 @@ def autosave_dir() -> Path:
 
 def scratch_project_dir(workflow_id: str) -> Path:
     """The project folder of an unsaved workflow (scripts run here until it is saved)."""
-    safe = "".join(c for c in workflow_id if c.isalnum() or c in "-_") or "unsaved"
-    path = data_dir() / "scratch" / safe
+    path = data_dir() / "scratch" / safe_name(workflow_id, "unsaved")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
