@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from nopflow.sandbox.interpreters import _mode_flag
 from nopflow.sandbox.paths import SandboxError
-from nopflow.sandbox.procs import _base_env, _killpg, _wait_popen
+from nopflow.sandbox.procs import _killpg, _popen, _wait_popen
 
 
 @dataclass
@@ -53,21 +53,21 @@ class _Pool:
         err_r, err_w = os.pipe()
         ctl_p, ctl_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            popen = subprocess.Popen(
+            popen = _popen(
                 [*self.prefix, _mode_flag(self.prefix, "worker"), str(ctl_c.fileno())],
+                self.label,
                 stdin=in_r,
                 stdout=out_w,
                 stderr=err_w,
                 pass_fds=(ctl_c.fileno(),),
-                env=_base_env(),
                 cwd="/",
                 start_new_session=True,
             )
-        except OSError as exc:
+        except SandboxError:
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
             ctl_p.close()
-            raise SandboxError(f"cannot start the Python interpreter {self.label}: {exc}") from exc
+            raise
         finally:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)

@@ -14,7 +14,9 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Protocol
+from typing import Any, Protocol
+
+from nopflow.sandbox.paths import SandboxError
 
 IS_LINUX = sys.platform.startswith("linux")
 IS_POSIX = os.name == "posix"
@@ -76,6 +78,15 @@ def _base_env() -> dict[str, str]:
     env = {k: os.environ[k] for k in allow if k in os.environ}
     env.setdefault("PATH", os.defpath)
     return env
+
+
+def _popen(argv: list[str], label: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start a sandbox process (zygote, worker) with the environment allow-list only;
+    SandboxError, in the user's terms, when the interpreter cannot be started."""
+    try:
+        return subprocess.Popen(argv, env=_base_env(), **kwargs)
+    except OSError as exc:
+        raise SandboxError(f"cannot start the Python interpreter {label}: {exc}") from exc
 
 
 async def _wait_popen(popen: subprocess.Popen[bytes], *, kill_group: bool) -> int:

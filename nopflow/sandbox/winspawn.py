@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from nopflow.sandbox.handle import ScriptHandle
 from nopflow.sandbox.interpreters import _mode_flag
 from nopflow.sandbox.paths import SandboxError
-from nopflow.sandbox.procs import _base_env
+from nopflow.sandbox.procs import _popen
 from nopflow.sandbox.spec import ScriptSpec
 from nopflow.sandbox.threadio import _ThreadReader, _ThreadWriter, _wait_in_thread
 from nopflow.sandbox.winjob import JobObject, creation_flags
@@ -83,12 +83,7 @@ def start_job(
     try:
         kwargs, (rep_id, cfg_id) = _inherit_only([rep_w, cfg_r])
         argv = [*prefix, _mode_flag(prefix, "worker"), f"{rep_id}:{cfg_id}"]
-        try:
-            popen = subprocess.Popen(
-                argv, stdin=in_r, stdout=out_w, stderr=err_w, env=_base_env(), **kwargs
-            )
-        except OSError as exc:
-            raise SandboxError(f"cannot start the Python interpreter {label}: {exc}") from exc
+        popen = _popen(argv, label, stdin=in_r, stdout=out_w, stderr=err_w, **kwargs)
         try:
             job.assign(popen.pid)
         except OSError as exc:

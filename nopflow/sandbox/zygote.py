@@ -18,7 +18,7 @@ from collections import deque
 
 from nopflow.sandbox.interpreters import _mode_flag
 from nopflow.sandbox.paths import SandboxError
-from nopflow.sandbox.procs import IS_LINUX, _base_env, _Exit, _killpg, _wait_popen
+from nopflow.sandbox.procs import IS_LINUX, _Exit, _killpg, _popen, _wait_popen
 
 MAX_SPARES = 8
 
@@ -59,18 +59,18 @@ class _Zygote:
                 str(child.fileno()),
                 str(os.getpid()),
             ]
-            self.popen = subprocess.Popen(
+            self.popen = _popen(
                 argv,
+                self.label,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 pass_fds=(child.fileno(),),
-                env=_base_env(),
                 cwd="/",
                 start_new_session=True,
             )
-        except OSError as exc:
+        except SandboxError:
             parent.close()
-            raise SandboxError(f"cannot start the Python interpreter {self.label}: {exc}") from exc
+            raise
         finally:
             child.close()
         parent.setblocking(False)
