@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QPointF, QRectF, QTimer
+from PySide6.QtCore import QLineF, QPointF, QRectF, QTimer
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
@@ -361,8 +361,6 @@ class WorkflowScene(QGraphicsScene):
             return
         left = int(rect.left() // step) * step
         top = int(rect.top() // step) * step
-        from PySide6.QtCore import QLineF
-
         minor, major = [], []
         x = left
         while x < rect.right():

@@ -95,6 +95,8 @@ class CanvasTheme:
             "selected": pen(self.node_selected, 2.2),
             "edge": pen(self.edge, 2.0),
             "edge_selected": pen(self.edge_selected, 3.0),
+            # an edge that carried data in the run shown: the success colour, a bit wider
+            "edge_live": pen(QColor(STATE_COLORS["success"]), 2.6),
             "edge_preview": pen(self.edge_selected, 2.0, Qt.PenStyle.DashLine),
             "invalid": pen(self.invalid, 2.0, Qt.PenStyle.DashLine),
             "port": pen(self.node_border, 1.2),

@@ -7,10 +7,8 @@ of edges costs one `drawPath` each.
 
 from __future__ import annotations
 
-from functools import cache
-
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtGui import QPainter, QPainterPath, QPainterPathStroker
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsSceneHoverEvent,
@@ -18,18 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nopflow.ui.theme import STATE_COLORS, canvas_theme
+from nopflow.ui.theme import canvas_theme
 
 #: below this scale edges are drawn as straight lines
 LOD_LINE = 0.15
-
-
-@cache
-def _live_pen() -> QPen:
-    """The pen of an edge that carried data: the success colour, a bit wider."""
-    pen = QPen(QColor(STATE_COLORS["success"]), 2.6)
-    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-    return pen
 
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
@@ -105,7 +95,7 @@ class EdgeItem(QGraphicsItem):
         if self.isSelected() or self.hovered:
             painter.setPen(th.pens["edge_selected"])
         elif self.live:
-            painter.setPen(_live_pen())
+            painter.setPen(th.pens["edge_live"])
         else:
             painter.setPen(th.pens["edge"])
         if lod < LOD_LINE:  # a few pixels long: a straight line reads the same, far cheaper
