@@ -7,9 +7,9 @@ a test fails when the shipped schema and the models drift apart.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from nopflow.model.fileio import atomic_write_text
 from nopflow.model.workflow import Workflow
 
 SCHEMA_ID = "https://nopflow.invalid/schema/workflow-v1.json"
@@ -34,7 +34,7 @@ def main() -> None:
     from nopflow.resources import resource_path
 
     target = resource_path("workflow.schema.json")
-    Path(target).write_text(schema_text(), encoding="utf-8")
+    atomic_write_text(target, schema_text())
     print(target)
 
 
