@@ -651,13 +651,20 @@ def _describe(exc: BaseException, filename: str, source: str | None, project: st
 
 # --------------------------------------------------------------------------- the job
 def _read_config(fd: int) -> dict:  # type: ignore[type-arg]
+    """The job config (one JSON line); {} if the runner closed `fd` without sending one
+    (the pool dismissing an idle worker)."""
     buf = bytearray()
     while not buf.endswith(b"\n"):
         chunk = os.read(fd, 1 << 16)
         if not chunk:
             break
         buf += chunk
-    return json.loads(buf.decode("utf-8"))
+    return json.loads(buf.decode("utf-8")) if buf else {}
+
+
+def _report_internal(exc: BaseException, doing: str = "") -> None:
+    """Report that the bootstrap itself (not the user's code) failed."""
+    report({"t": "internal", "message": f"{doing}{type(exc).__name__}: {exc}"})
 
 
 def _set_rlimits(cfg: dict) -> None:  # type: ignore[type-arg]
@@ -894,7 +901,7 @@ def _child_run(fds: list[int]) -> None:
         cfg = _read_config(CTL_FD)
         code = run_job(cfg)
     except BaseException as exc:  # the bootstrap itself failed
-        report({"t": "internal", "message": f"{type(exc).__name__}: {exc}"})
+        _report_internal(exc)
     _finish(code)
 
 
@@ -1224,7 +1231,7 @@ def worker_main(ctl_fd: int, config_fd: int | None = None) -> int:
             private_dev_shm()
         code = run_job(cfg)
     except BaseException as exc:
-        report({"t": "internal", "message": f"{type(exc).__name__}: {exc}"})
+        _report_internal(exc)
     _finish(code)
     return code
 
@@ -1278,15 +1285,9 @@ def launch_main(python: str, args: list[str]) -> int:
     global CTL_FD
     CTL_FD = ctl  # reports from here go to the runner's control socket
     try:
-        buf = bytearray()
-        while not buf.endswith(b"\n"):
-            chunk = os.read(ctl, 1 << 16)
-            if not chunk:
-                return 0  # the pool closed an idle worker
-            buf += chunk
-        cfg = json.loads(buf.decode("utf-8"))
+        cfg = _read_config(ctl)
         if not cfg:
-            return 0
+            return 0  # the pool closed an idle worker
         os.chdir(cfg["project_dir"])
         env = dict(cfg.get("env") or {})
         cfg["shm_private"] = private_dev_shm()
@@ -1297,7 +1298,7 @@ def launch_main(python: str, args: list[str]) -> int:
         argv = [python, "-I", "-X", "utf8", BOOTSTRAP_FILE, "--worker", f"{ctl}:{cfd}"]
         os.execve(python, argv, env)
     except BaseException as exc:  # the launcher itself failed (exec included)
-        report({"t": "internal", "message": f"launching {python}: {type(exc).__name__}: {exc}"})
+        _report_internal(exc, f"launching {python}: ")
     return 70
 
 
