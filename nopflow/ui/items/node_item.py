@@ -82,6 +82,14 @@ def _card_path(height: float) -> QPainterPath:
 
 
 @cache
+def _hit_shape(height: float) -> QPainterPath:
+    """A node's hit area, shared by every node of that height (built once, not per hit test)."""
+    path = QPainterPath()
+    path.addRect(QRectF(-PORT_R - 4, 0, NODE_WIDTH + 2 * PORT_R + 8, height))
+    return path
+
+
+@cache
 def _header_path(height: float) -> QPainterPath:
     path = QPainterPath()
     path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_H + RADIUS), RADIUS, RADIUS)
@@ -188,9 +196,7 @@ class NodeItem(QGraphicsItem):
 
     def shape(self) -> QPainterPath:
         # Include the port discs so presses on a port's outer half still hit the node.
-        path = QPainterPath()
-        path.addRect(QRectF(-PORT_R - 4, 0, NODE_WIDTH + 2 * PORT_R + 8, self.layout.height))
-        return path
+        return _hit_shape(self.layout.height)
 
     def port_at(self, scene_pos: QPointF) -> PortRef | None:
         """The port under a scene point, if any."""
