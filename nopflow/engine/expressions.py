@@ -895,12 +895,12 @@ class _Evaluator:
         if isinstance(obj, _Missing):
             return obj
         key = self.value(node.key)
+        if isinstance(obj, Mapping) and isinstance(key, str) and key in obj:
+            return obj[key]  # the common case; the error text below is built only if needed
         where = self.text_of(node.obj)
         if isinstance(obj, Mapping):
             if not isinstance(key, str):
                 self.fail(f"{where} is an object; use a text key, not {_describe(key)}", node)
-            if key in obj:
-                return obj[key]
             if isinstance(node.obj, _Root) and node.obj.name == "env":
                 return _Missing(f"environment variable '{key}' is not set", node.pos)
             keys = [str(k) for k in obj]
