@@ -20,7 +20,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
-from nopflow.ui.main_window import MainWindow, active_windows, app_settings
+from nopflow.ui.main_window import MainWindow, active_windows
+from nopflow.ui.settings import app_settings
 from nopflow.ui.theme import apply_theme, icon
 
 

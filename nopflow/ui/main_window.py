@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 from nopflow.engine.compiler import Problem
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, load_workflow, save_workflow
-from nopflow.storage.locations import config_dir
 from nopflow.ui import clipboard, dialogs
 from nopflow.ui.autosave import Autosaver, find_recovery
 from nopflow.ui.document import WorkflowDocument
@@ -37,6 +36,7 @@ from nopflow.ui.editor import Editor
 from nopflow.ui.inspector import Inspector
 from nopflow.ui.palette import Palette
 from nopflow.ui.problems import ProblemsPanel, Validator, by_node
+from nopflow.ui.settings import app_settings
 from nopflow.ui.theme import apply_theme, icon, theme_mode
 from nopflow.ui.view import WorkflowView
 
@@ -54,11 +54,6 @@ SHORTCUTS = [
     ("Ctrl+click, drag on canvas", "add to selection, rubber-band select"),
     ("F5 / F6 / Shift+F5", "run / pause-resume / cancel"),
 ]
-
-
-def app_settings() -> QSettings:
-    """Settings in an ini file under the config dir (NOPFLOW_CONFIG_DIR in tests)."""
-    return QSettings(str(config_dir() / "nopflow.ini"), QSettings.Format.IniFormat)
 
 
 class MainWindow(QMainWindow):

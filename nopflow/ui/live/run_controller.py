@@ -52,6 +52,7 @@ from nopflow.ui.live.bridge import RunBridge
 from nopflow.ui.live.errors import guarded
 from nopflow.ui.live.history_panel import HistoryPanel, fmt_duration, fmt_start
 from nopflow.ui.live.node_run_view import NodeRunView, NodeView
+from nopflow.ui.settings import app_settings
 from nopflow.ui.theme import STATE_COLORS
 
 if TYPE_CHECKING:
@@ -354,8 +355,6 @@ class LiveRunController(QObject):
         wf = self.win.doc.snapshot()
         values: dict[str, Any] = {}
         if wf.inputs:
-            from nopflow.ui.main_window import app_settings
-
             settings = app_settings()
             remembered = run_inputs_dialog.load_remembered(settings, wf)
             answer = run_inputs_dialog.ask_run_inputs(self.win, wf, remembered)
