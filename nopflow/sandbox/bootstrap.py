@@ -485,6 +485,28 @@ _SPECIAL_WRITABLE = frozenset(
     ]
 )
 
+# Audit events whose first argument is a path being written or changed.  A frozenset:
+# the hook runs for *every* audit event of the script (imports raise dozens).
+_PATH_EVENTS = frozenset(
+    [
+        "os.remove",
+        "os.rmdir",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.truncate",
+        "shutil.rmtree",
+        "os.mkfifo",
+        "os.mknod",
+        # metadata (os.lchown/lchmod raise os.chown/os.chmod; shutil.copystat these)
+        "os.utime",
+        "os.chflags",
+        "os.lchflags",
+        "os.setxattr",
+        "os.removexattr",
+    ]
+)
+
 
 class _Guard:
     """The audit-hook guard rail: refuse writes outside the allowed directories.
@@ -546,23 +568,7 @@ class _Guard:
                 writing = True
             if writing:
                 self.check(path)
-        elif event in (
-            "os.remove",
-            "os.rmdir",
-            "os.mkdir",
-            "os.chmod",
-            "os.chown",
-            "os.truncate",
-            "shutil.rmtree",
-            "os.mkfifo",
-            "os.mknod",
-            # metadata (os.lchown/lchmod raise os.chown/os.chmod; shutil.copystat these)
-            "os.utime",
-            "os.chflags",
-            "os.lchflags",
-            "os.setxattr",
-            "os.removexattr",
-        ):
+        elif event in _PATH_EVENTS:
             if args:
                 self.check(args[0])
         elif event == "os.rename":
