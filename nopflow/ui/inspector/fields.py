@@ -245,15 +245,14 @@ class JsonEditor(_PlainTextField):
         return json.loads(text)
 
     def set_value(self, value: Any) -> None:
-        text = "" if value is MISSING or value is None else json.dumps(value, indent=2,
-                                                                      ensure_ascii=False)
         try:
             same = json.loads(self.editor.toPlainText() or "null") == (
                 None if value is MISSING else value)
         except ValueError:
             same = False
-        if not same:
-            self._set_text(text)
+        if not same:  # pretty-print only when the text changes (not on every refresh)
+            self._set_text("" if value is MISSING or value is None
+                           else json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class CodeFieldEditor(_PlainTextField):
