@@ -19,8 +19,6 @@ Backends (one per interpreter path, chosen by ``ScriptRunner(prefer=...)``):
 Every job always runs in a fresh process and confines *itself* (see bootstrap.py); the
 app never uses ``preexec_fn`` because the GUI process is multi-threaded.  The running job
 is a `ScriptHandle` (handle.py); its outcome becomes a message in messages.py.
-
-This module also re-exports the names older code imported from it.
 """
 
 from __future__ import annotations
@@ -41,11 +39,7 @@ from typing import Any
 from nopflow.sandbox import bootstrap, winspawn
 from nopflow.sandbox.fdio import _close_all, _job_writers
 from nopflow.sandbox.handle import ScriptHandle
-from nopflow.sandbox.interpreters import (
-    _interpreter_cmd,
-    avalidate_interpreter,
-    validate_interpreter,
-)
+from nopflow.sandbox.interpreters import _interpreter_cmd, avalidate_interpreter
 from nopflow.sandbox.nproc import NPROC_HEADROOM, _ProcessBudget
 from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside
 from nopflow.sandbox.pool import _Pool
@@ -54,15 +48,8 @@ from nopflow.sandbox.spec import ScriptResult, ScriptSpec
 from nopflow.sandbox.tempdirs import _TempDirs
 from nopflow.sandbox.zygote import _Zygote, _ZygoteDied
 
-__all__ = [
-    "NPROC_HEADROOM",
-    "ScriptHandle",
-    "ScriptResult",
-    "ScriptRunner",
-    "ScriptSpec",
-    "avalidate_interpreter",
-    "validate_interpreter",
-]
+# The public names live in nopflow.sandbox; NPROC_HEADROOM stays reachable here (tests).
+__all__ = ["NPROC_HEADROOM", "ScriptRunner"]
 
 
 _RUNNERS: weakref.WeakSet[ScriptRunner] = weakref.WeakSet()
