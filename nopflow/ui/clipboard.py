@@ -42,6 +42,14 @@ def parse_fragment(text: str) -> tuple[list[Node], list[Edge], list[Note]] | Non
     """Nodes, edges and notes of a fragment; None when the text is not one."""
     try:
         data = json.loads(text)
+    except ValueError:
+        return None
+    return fragment_models(data)
+
+
+def fragment_models(data: Any) -> tuple[list[Node], list[Edge], list[Note]] | None:
+    """Nodes, edges and notes of fragment data (parsed JSON); None when it is not one."""
+    try:
         if not isinstance(data, dict) or data.get("format") != FRAGMENT_FORMAT:
             return None
         return (
@@ -95,6 +103,6 @@ def duplicate_selection(editor: Editor) -> list[str]:
     nodes, _edges, notes = editor.scene.selected_ids()
     if not (nodes or notes):
         return []
-    parsed = parse_fragment(json.dumps(fragment(editor, nodes, notes)))
+    parsed = fragment_models(fragment(editor, nodes, notes))  # no JSON text round trip
     assert parsed is not None
     return editor.insert_fragment(*parsed, QPointF(PASTE_OFFSET, PASTE_OFFSET), "Duplicate")
