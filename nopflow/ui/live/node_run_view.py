@@ -103,6 +103,8 @@ def _summary(value: Any) -> str:
         return f"{{…}} {len(value)} key{'s' if len(value) != 1 else ''}"
     if isinstance(value, list):
         return f"[…] {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, str) and len(value) > 1000:
+        value = value[:1000]  # the first 300 characters shown come from these: skip the rest
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 300 else text[:300] + "…"
 
