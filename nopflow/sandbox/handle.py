@@ -15,7 +15,7 @@ import shutil
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nopflow.sandbox import bootstrap
 from nopflow.sandbox.fdio import ReaderFactory, _FdReader
@@ -33,13 +33,24 @@ DRAIN_GRACE_S = 2.0
 MAX_STDERR_LINE = 8192
 
 
+class _Job(NamedTuple):
+    """A validated job, as every backend gets it: what to run, and where its ends go."""
+
+    spec: ScriptSpec
+    config: bytes  # the child's job config, one JSON line
+    stdin_data: bytes
+    temp: Path
+    remove_temp: bool
+    on_stderr_line: Callable[[str], None] | None
+
+
 class ScriptHandle:
     """One running script: stream its output, enforce limits, pause/resume/cancel it."""
 
     def __init__(
         self,
         runner: ScriptRunner,
-        spec: ScriptSpec,
+        job: _Job,
         pid: int,
         *,
         stdout_r: int,
@@ -47,9 +58,6 @@ class ScriptHandle:
         ctl_fd: int,
         writers: tuple[Any, Any],  # (config, stdin): fdio._FdWriter or threadio._ThreadWriter
         exit_source: asyncio.Future[_Exit] | asyncio.Future[int],  # kernel's word only
-        temp_dir: Path,
-        remove_temp: bool,
-        on_stderr_line: Callable[[str], None] | None,
         started: float,
         on_exit: Callable[[], None] | None = None,
         control: _JobControl | None = None,
@@ -57,14 +65,14 @@ class ScriptHandle:
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.runner = runner
-        self.spec = spec
+        self.spec = spec = job.spec
         self.pid = pid
         # how the job is stopped/continued/killed: its POSIX process group, or (Windows)
         # its Job Object
         self._control: _JobControl = control if control is not None else _GroupControl(pid)
-        self._temp_dir = temp_dir
-        self._remove_temp = remove_temp
-        self._on_stderr_line = on_stderr_line
+        self._temp_dir = job.temp
+        self._remove_temp = job.remove_temp
+        self._on_stderr_line = job.on_stderr_line
         self._started = started
         self._on_exit = on_exit
         self._paused_at: float | None = None

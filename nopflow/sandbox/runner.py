@@ -38,7 +38,7 @@ from typing import Any
 
 from nopflow.sandbox import bootstrap, winspawn
 from nopflow.sandbox.fdio import _close_all, _job_writers
-from nopflow.sandbox.handle import ScriptHandle
+from nopflow.sandbox.handle import ScriptHandle, _Job
 from nopflow.sandbox.interpreters import _interpreter_cmd, avalidate_interpreter
 from nopflow.sandbox.nproc import NPROC_HEADROOM, _ProcessBudget
 from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside
@@ -283,27 +283,15 @@ class ScriptRunner:
             self._validated.add(key)
         cfg, temp, remove_temp, stdin_data = self._prepare(spec)
         config = (json.dumps(cfg) + "\n").encode("utf-8")
+        job = _Job(spec, config, stdin_data, temp, remove_temp, on_stderr_line)
         try:
             if self._windows:
-                handle = winspawn.start_job(
-                    self,
-                    prefix,
-                    key or sys.executable,
-                    spec,
-                    config,
-                    stdin_data,
-                    temp,
-                    remove_temp,
-                    on_stderr_line,
-                )
+                # (start_job takes the _Job fields in order: tests call it directly)
+                handle = winspawn.start_job(self, prefix, key or sys.executable, *job)
             elif self.backend == "zygote" and not key:
-                handle = await self._start_zygote(
-                    key, prefix, spec, config, stdin_data, temp, remove_temp, on_stderr_line
-                )
+                handle = await self._start_zygote(key, prefix, job)
             else:
-                handle = self._start_worker(
-                    key, prefix, spec, config, stdin_data, temp, remove_temp, on_stderr_line
-                )
+                handle = self._start_worker(key, prefix, job)
         except BaseException:
             if remove_temp:
                 shutil.rmtree(temp, ignore_errors=True)
@@ -313,17 +301,7 @@ class ScriptRunner:
             handle._kill("cancelled", hard=True)
         return handle
 
-    async def _start_zygote(
-        self,
-        key: str,
-        prefix: list[str],
-        spec: ScriptSpec,
-        config: bytes,
-        stdin_data: bytes,
-        temp: Path,
-        remove_temp: bool,
-        on_stderr_line: Callable[[str], None] | None,
-    ) -> ScriptHandle:
+    async def _start_zygote(self, key: str, prefix: list[str], job: _Job) -> ScriptHandle:
         loop = asyncio.get_running_loop()
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -332,7 +310,7 @@ class ScriptRunner:
         child_fds = [in_r, out_w, err_w, ctl_c.fileno()]
         ctl_fd = ctl_p.detach()
         # Queue the job config and the input *before* the fork, so the child never waits.
-        writers = _job_writers(loop, ctl_fd, config, in_w, stdin_data)
+        writers = _job_writers(loop, ctl_fd, job.config, in_w, job.stdin_data)
         ok = False
         try:
             for attempt in range(2):
@@ -348,7 +326,7 @@ class ScriptRunner:
                         raise SandboxError("the sandbox zygote keeps dying") from None
             handle = ScriptHandle(
                 self,
-                spec,
+                job,
                 pid,
                 stdout_r=out_r,
                 stderr_r=err_r,
@@ -356,9 +334,6 @@ class ScriptRunner:
                 writers=writers,
                 exit_source=efut,
                 on_exit=lambda: z.job_done(pid),
-                temp_dir=temp,
-                remove_temp=remove_temp,
-                on_stderr_line=on_stderr_line,
                 started=started,
             )
             ok = True
@@ -373,32 +348,19 @@ class ScriptRunner:
                 for fd in (out_r, err_r, ctl_fd):
                     os.close(fd)
 
-    def _start_worker(
-        self,
-        key: str,
-        prefix: list[str],
-        spec: ScriptSpec,
-        config: bytes,
-        stdin_data: bytes,
-        temp: Path,
-        remove_temp: bool,
-        on_stderr_line: Callable[[str], None] | None,
-    ) -> ScriptHandle:
+    def _start_worker(self, key: str, prefix: list[str], job: _Job) -> ScriptHandle:
         w = self._pool(key, prefix).take()
         loop = asyncio.get_running_loop()
         ctl_fd = w.ctl.detach()
         return ScriptHandle(
             self,
-            spec,
+            job,
             w.popen.pid,
             stdout_r=w.stdout_r,
             stderr_r=w.stderr_r,
             ctl_fd=ctl_fd,
-            writers=_job_writers(loop, ctl_fd, config, w.stdin_w, stdin_data),
+            writers=_job_writers(loop, ctl_fd, job.config, w.stdin_w, job.stdin_data),
             exit_source=loop.create_task(_wait_popen(w.popen, kill_group=True)),
-            temp_dir=temp,
-            remove_temp=remove_temp,
-            on_stderr_line=on_stderr_line,
             started=loop.time(),
         )
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nopflow.sandbox.handle import ScriptHandle
+from nopflow.sandbox.handle import ScriptHandle, _Job
 from nopflow.sandbox.interpreters import _mode_flag
 from nopflow.sandbox.paths import SandboxError
 from nopflow.sandbox.procs import _popen
@@ -104,7 +104,7 @@ def start_job(
     writers = (_ThreadWriter(loop, cfg_w, config), _ThreadWriter(loop, in_w, stdin_data))
     return ScriptHandle(
         runner,
-        spec,
+        _Job(spec, config, stdin_data, temp, remove_temp, on_stderr_line),
         popen.pid,
         stdout_r=out_r,
         stderr_r=err_r,
@@ -112,9 +112,6 @@ def start_job(
         writers=writers,
         exit_source=_wait_in_thread(loop, popen),
         on_exit=job.close,  # kills stragglers (so the pipes reach EOF) and frees the job
-        temp_dir=temp,
-        remove_temp=remove_temp,
-        on_stderr_line=on_stderr_line,
         started=loop.time(),
         control=job,
         reader=_ThreadReader,
