@@ -38,7 +38,10 @@ class LoopBlock(Block):
         ctx.note("items", len(items))
         parallel = int(ctx.raw("parallel") or 1)
         results = await ctx.run_loop_body(items, parallel)
-        return NodeResult({"items": items, "results": results}, frozenset({"done"}))
+        # `body` fired when there was an item; only `done` leads on past the loop (the
+        # body's nodes are scheduled by run_loop_body, never through these ports)
+        fired = frozenset({"body", "done"}) if items else frozenset({"done"})
+        return NodeResult({"items": items, "results": results}, fired)
 
 
 def _items(ctx: NodeContext) -> list[Any]:

@@ -676,9 +676,8 @@ class Run:
         g.ports[nid] = result.ports
         g.status[nid] = _SUCCESS
         rec.output = result.output
-        fired = _ports_fired(st, result.ports, result.output)
-        if fired is not None:
-            rec.details["ports"] = list(fired)
+        if result.ports is not None:
+            rec.details["ports"] = sorted(result.ports)
         self._set_state(rec, _SUCCESS, g)
 
     async def _attempt(
@@ -908,20 +907,6 @@ class Engine:
 
 
 __all__ = ["Engine", "Run"]
-
-
-def _ports_fired(st: _Static, ports: frozenset[str] | None, output: Any) -> tuple[str, ...] | None:
-    """The ports a succeeded node sent data down, for viewers that light those edges.
-
-    None means all of them. A loop's result names only `done` (what liveness needs), but
-    its `body` fired too whenever there was at least one item.
-    """
-    if ports is None:
-        return None
-    fired = set(ports)
-    if st.is_loop and isinstance(output, dict) and output.get("items"):
-        fired.add("body")
-    return tuple(sorted(fired))
 
 
 def _event_ports(rec: NodeRecord) -> tuple[str, ...] | None:
