@@ -36,6 +36,8 @@ from nopflow.ui.theme import STATE_COLORS, STATE_LABELS, icon, state_icon_name
 
 #: children shown per branch before a "… n more" row
 MAX_CHILDREN = 500
+#: an item's index into `JsonTree._values` (storing the value itself in item data would
+#: deep-convert it to a QVariant on every store and back on every read)
 _VALUE_ROLE = Qt.ItemDataRole.UserRole
 _LOADED_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -120,6 +122,7 @@ class JsonTree(QTreeWidget):
         self.setAlternatingRowColors(True)
         self.setMinimumHeight(90)
         self.value: Any = None
+        self._values: list[Any] = []  # per item, the Python value it shows (see _VALUE_ROLE)
         self.itemExpanded.connect(self._load_children)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
@@ -128,6 +131,7 @@ class JsonTree(QTreeWidget):
         """Show ``value`` (top level expanded)."""
         self.value = value
         self.clear()
+        self._values = []
         if isinstance(value, (dict, list)):
             self._add_children(self.invisibleRootItem(), value)
         elif value is not None:
@@ -136,7 +140,8 @@ class JsonTree(QTreeWidget):
 
     def _make(self, parent: QTreeWidgetItem, key: str, value: Any) -> QTreeWidgetItem:
         item = QTreeWidgetItem(parent, [key, _summary(value)])
-        item.setData(0, _VALUE_ROLE, value)
+        item.setData(0, _VALUE_ROLE, len(self._values))
+        self._values.append(value)
         if isinstance(value, (dict, list)) and value:
             item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
         return item
@@ -155,13 +160,17 @@ class JsonTree(QTreeWidget):
     def _load_children(self, item: QTreeWidgetItem) -> None:
         if item.data(0, _LOADED_ROLE):
             return
-        value = item.data(0, _VALUE_ROLE)
+        value = self._item_value(item)
         if isinstance(value, (dict, list)):
             self._add_children(item, value)
 
+    def _item_value(self, item: QTreeWidgetItem) -> Any:
+        index = item.data(0, _VALUE_ROLE)
+        return self._values[index] if isinstance(index, int) else None
+
     def copy_text(self, item: QTreeWidgetItem | None = None) -> str:
         """The value (or one branch) as pretty JSON, and put it on the clipboard."""
-        value = self.value if item is None else item.data(0, _VALUE_ROLE)
+        value = self.value if item is None else self._item_value(item)
         text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
         QGuiApplication.clipboard().setText(text)
         return text
