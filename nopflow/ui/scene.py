@@ -307,12 +307,7 @@ class WorkflowScene(QGraphicsScene):
         """
         now = time.monotonic()
         for item in self._running:
-            if paused and item.started_at is not None:
-                item.elapsed = now - item.started_at
-                item.started_at = None
-            elif not paused and item.started_at is None:
-                item.started_at = now - (item.elapsed or 0.0)
-            item.update()
+            item.pause_clock(paused, now)
         if paused:
             self._anim.stop()
         elif self._running and not self._anim.isActive():

@@ -167,6 +167,15 @@ class NodeItem(QGraphicsItem):
         self._refresh_tooltip()
         self.update()
 
+    def pause_clock(self, paused: bool, now: float) -> None:
+        """Freeze a running node's elapsed time at `now` (monotonic), or restart it from there."""
+        if paused and self.started_at is not None:
+            self.elapsed = now - self.started_at
+            self.started_at = None
+        elif not paused and self.started_at is None:
+            self.started_at = now - (self.elapsed or 0.0)
+        self.update()
+
     def set_problems(self, problems: list[str]) -> None:
         """Validation problems of this node (empty clears the badge)."""
         if problems == self.problems:
