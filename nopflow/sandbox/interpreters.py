@@ -53,11 +53,16 @@ def frozen_child_exe() -> str:
     return exe
 
 
+def _bootstrap_argv(python: str) -> list[str]:
+    """argv that runs the bootstrap file in `python` (isolated, UTF-8 mode)."""
+    return [python, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
+
+
 def _trusted_prefix() -> list[str]:
     """argv that runs the bootstrap in the app's own (trusted) interpreter."""
     if getattr(sys, "frozen", False):
         return [frozen_child_exe()]
-    return [sys.executable, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
+    return _bootstrap_argv(sys.executable)
 
 
 def _launcher(path: str) -> list[str]:
@@ -70,7 +75,7 @@ def _launcher(path: str) -> list[str]:
     directly, inside the run's Job Object.
     """
     if sys.platform == "win32":
-        return [path]
+        return _bootstrap_argv(path)
     frozen = bool(getattr(sys, "frozen", False))
     return [*_trusted_prefix(), "--sandbox-launch" if frozen else "--launch", path]
 
@@ -91,9 +96,7 @@ def _interpreter_cmd(python: str | None) -> tuple[str, list[str]]:
     if python is None or _is_own(python):
         return "", _trusted_prefix()
     path = _find(python)
-    if sys.platform == "win32":
-        return os.path.realpath(path), [path, "-I", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
-    return os.path.realpath(path), _launcher(path)  # it adds the bootstrap's own argv
+    return os.path.realpath(path), _launcher(path)
 
 
 def _mode_flag(prefix: list[str], mode: str) -> str:
