@@ -8,7 +8,6 @@ and an exit source; turning the outcome into a message is `messages.build_result
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -77,7 +76,6 @@ class ScriptHandle:
         self._on_exit = on_exit
         self._paused_at: float | None = None
         self._paused_total = 0.0
-        self._state = asyncio.Event()
         self._exited = False
         self._exit: _Exit | None = None
         self._reason: str | None = None  # "timeout" | "cancelled" | "overflow"
@@ -97,8 +95,9 @@ class ScriptHandle:
             reader(self.loop, self._ctl_fd, self._on_ctl),
         ]
         self._exit_source = exit_source
-        self._watchdog = self.loop.create_task(self._watch())
         self._escalation: asyncio.TimerHandle | None = None
+        self._timeout: asyncio.TimerHandle | None = None
+        self._arm_timeout()
         self._done: asyncio.Future[ScriptResult] = self.loop.create_future()
         self._task = self.loop.create_task(self._supervise())
 
@@ -180,20 +179,20 @@ class ScriptHandle:
             paused += now - self._paused_at
         return now - self._started - paused
 
-    async def _watch(self) -> None:
-        """Timeout clock that stands still while paused."""
-        while not self._exited:
-            if self._paused_at is not None:
-                self._state.clear()
-                await self._state.wait()
-                continue
-            remaining = self.spec.timeout_s - self._active_elapsed()
-            if remaining <= 0:
-                self._kill("timeout")
-                return
-            self._state.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._state.wait(), remaining)
+    def _arm_timeout(self) -> None:
+        """(Re)start the timeout timer for the active time left; the clock stands still
+        while paused (pause disarms it, resume re-arms it).  A timer, not a task: no
+        task per script on the hot path."""
+        if self._timeout is not None:
+            self._timeout.cancel()
+            self._timeout = None
+        if self._exited or self._paused_at is not None:
+            return
+        remaining = self.spec.timeout_s - self._active_elapsed()
+        if remaining <= 0:
+            self._kill("timeout")
+            return
+        self._timeout = self.loop.call_later(remaining, self._arm_timeout)
 
     # ---- control
     def _control_op(self, op: Callable[[], None]) -> None:
@@ -221,7 +220,7 @@ class ScriptHandle:
             return
         self._control_op(self._control.suspend)
         self._paused_at = self.loop.time()
-        self._state.set()
+        self._arm_timeout()  # disarms it
 
     def resume(self) -> None:
         """Continue a paused script (SIGCONT / resume); the timeout clock runs again."""
@@ -230,7 +229,7 @@ class ScriptHandle:
         self._paused_total += self.loop.time() - self._paused_at
         self._paused_at = None
         self._control_op(self._control.resume)
-        self._state.set()
+        self._arm_timeout()
 
     async def cancel(self) -> None:
         """TERM the process group, KILL after a short grace (Windows: terminate the Job
@@ -268,7 +267,6 @@ class ScriptHandle:
             self._exited = True
             if self._escalation is not None:
                 self._escalation.cancel()
-            self._state.set()
             self._stdin_writer.close()
             self._cfg_writer.close()
             _done, _pending = await asyncio.wait(
@@ -316,7 +314,8 @@ class ScriptHandle:
                 raise
             return
         finally:
-            self._watchdog.cancel()
+            if self._timeout is not None:
+                self._timeout.cancel()
             self.runner._forget(self)
             if self._remove_temp:
                 try:
