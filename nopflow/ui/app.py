@@ -123,10 +123,18 @@ async def _editor_main(app: QApplication, file: str | None, options: dict[str, o
     quit_after = options.get("quit_after")
     run_first = bool(options.get("run_before_screenshot"))
 
-    def finish() -> None:
+    closing: list[asyncio.Task[None]] = []
+
+    async def close_then_quit() -> None:
+        # Close the window's warm sandbox while the loop still runs, then quit: a close
+        # scheduled during quitting would be stepped after qasync's loop has stopped.
+        await win.live.aclose()
         win.shutdown()
         win.hide()
         app.quit()
+
+    def finish() -> None:
+        closing.append(asyncio.ensure_future(close_then_quit()))
 
     if shot:
         def grab() -> None:
@@ -137,7 +145,7 @@ async def _editor_main(app: QApplication, file: str | None, options: dict[str, o
         if run_first:
             async def run_then_grab() -> None:
                 await asyncio.sleep(0.5)
-                win.live.start()
+                win.live.start_with(win.doc.snapshot().input_defaults())  # no modal form
                 while win.live.task is not None and not win.live.task.done():
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.3)

@@ -344,7 +344,15 @@ class LiveRunController(QObject):
 
     @guarded("run")
     def start(self) -> None:
-        """Run ▸ Run (F5): run what is on the canvas (saved or not)."""
+        """Run ▸ Run (F5): run what is on the canvas (saved or not), asking for run inputs."""
+        self._start(None)
+
+    @guarded("run")
+    def start_with(self, inputs: dict[str, Any]) -> None:
+        """Run with these run inputs, without asking (scripted runs, screenshots)."""
+        self._start(dict(inputs))
+
+    def _start(self, preset: dict[str, Any] | None) -> None:
         if self.busy or not self.win.doc.nodes:
             return
         try:
@@ -354,7 +362,9 @@ class LiveRunController(QObject):
             return
         wf = self.win.doc.snapshot()
         values: dict[str, Any] = {}
-        if wf.inputs:
+        if preset is not None:
+            values = preset
+        elif wf.inputs:
             settings = app_settings()
             remembered = run_inputs_dialog.load_remembered(settings, wf)
             answer = run_inputs_dialog.ask_run_inputs(self.win, wf, remembered)
