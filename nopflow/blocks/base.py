@@ -52,6 +52,20 @@ class Block:
     outputs: ClassVar[tuple[Port, ...]] = (Port("out"),)
     Config: ClassVar[type[BlockConfig]] = BlockConfig
 
+    #: bumped when the config changes shape; `migrate` brings older configs up to it
+    version: ClassVar[int] = 1
+    #: a run begins at every node of an entry block (start)
+    is_entry: ClassVar[bool] = False
+    #: output ports whose reach is run once per item (loop: {"body"}); such a block waits
+    #: for its body without holding a slot
+    body_ports: ClassVar[frozenset[str]] = frozenset()
+    #: its output values merge into the run's `outputs`
+    contributes_result: ClassVar[bool] = False
+    #: it runs work in a child process through the run's executor
+    needs_executor: ClassVar[bool] = False
+    #: running it may change the world outside the run (DESIGN.md §10)
+    side_effects: ClassVar[bool] = False
+
     @classmethod
     def input_names(cls) -> tuple[str, ...]:
         """Names of the input ports."""
@@ -66,6 +80,11 @@ class Block:
     def check(cls, config: BlockConfig, ctx: CheckContext) -> list[str]:
         """Static problems beyond the config model (files, interpreters). Empty when fine."""
         return []
+
+    @classmethod
+    def migrate(cls, config: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """The config of a node saved by block version `from_version`, in today's shape."""
+        return config
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class LoopBlock(Block):
     inputs = (Port("in"),)
     outputs = (Port("body"), Port("done"))
     Config = LoopConfig
+    body_ports = frozenset({"body"})
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

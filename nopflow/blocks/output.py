@@ -20,6 +20,7 @@ class OutputBlock(Block):
     inputs = (Port("in"),)
     outputs = ()
     Config = OutputConfig
+    contributes_result = True
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

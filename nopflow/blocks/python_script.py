@@ -29,6 +29,8 @@ class PythonBlock(Block):
     inputs = (Port("in"),)
     outputs = (Port("out"),)
     Config = PythonConfig
+    needs_executor = True
+    side_effects = True
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

@@ -18,6 +18,7 @@ class StartBlock(Block):
     inputs = ()
     outputs = (Port("out"),)
     Config = StartConfig
+    is_entry = True
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         """Output the run inputs (workflow defaults overlaid with the run's own values)."""

@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
-from nopflow.blocks import Block, BlockConfig, CheckContext, get_block
+from nopflow.blocks import Block, BlockConfig, CheckContext, all_blocks, get_block
 from nopflow.engine import expressions as ex
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
@@ -330,16 +330,18 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
             ring = " -> ".join([*cycle, cycle[0]])
             problems.append(Problem(f"cycle: {ring}", node_id=cycle[0], kind="cycle"))
 
-    starts = [n.id for n in wf.nodes if n.type == "start" and n.id in nodes]
-    drawn_starts = [n.id for n in wf.nodes if n.type == "start"]
+    entry = {n.id for n in wf.nodes if _is_entry(n.type)}
+    starts = [n.id for n in wf.nodes if n.id in entry and n.id in nodes]
+    drawn_starts = [n.id for n in wf.nodes if n.id in entry]
     if not drawn_starts:
-        problems.append(Problem("no start node: add a 'start' block", kind="no-start"))
+        names = ", ".join(f"'{b.type}'" for b in all_blocks() if b.is_entry) or "an entry"
+        problems.append(Problem(f"no start node: add a {names} block", kind="no-start"))
     else:
         reachable: set[str] = set(drawn_starts)
         for start in drawn_starts:
             reachable |= nx.descendants(drawn, start)
         for n in wf.nodes:
-            if n.id not in reachable and n.type != "start":
+            if n.id not in reachable and n.id not in entry:
                 problems.append(
                     Problem("not reachable from a start node: connect its input",
                             node_id=n.id, kind="unreachable")
@@ -384,6 +386,11 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
     )
 
 
+def _is_entry(type_name: str) -> bool:
+    block = get_block(type_name)
+    return block is not None and block.is_entry
+
+
 def _order_key(wf: Workflow):  # type: ignore[no-untyped-def]
     position = {n.id: i for i, n in enumerate(wf.nodes)}
     return lambda nid: f"{position.get(nid, 0):09d}"
@@ -397,9 +404,13 @@ def _loop_bodies(
     problems: list[Problem] = []
     for lid in order:
         cn = nodes.get(lid)
-        if cn is None or cn.node.type != "loop":
+        if cn is None or not cn.block.body_ports:
             continue
-        entries = [e.target for e in cn.out_edges if e.source_port == "body"]
+        body_ports = cn.block.body_ports
+        after = " or ".join(
+            f"'{p}'" for p in cn.block.output_names() if p not in body_ports
+        ) or "last"
+        entries = [e.target for e in cn.out_edges if e.source_port in body_ports]
         members: set[str] = set()
         for entry in entries:
             members.add(entry)
@@ -407,24 +418,25 @@ def _loop_bodies(
         body = LoopBody(loop_id=lid, members=members, entries=list(dict.fromkeys(entries)))
         loops[lid] = body
         for e in cn.out_edges:
-            if e.source_port == "done" and e.target in members:
+            if e.source_port not in body_ports and e.target in members:
                 problems.append(
                     Problem(
                         f"node {e.target} is both inside loop {lid}'s body and after its "
-                        "'done' port; give the body and the rest of the flow separate nodes",
+                        f"'{e.source_port}' port; give the body and the rest of the flow "
+                        "separate nodes",
                         node_id=e.target,
                         kind="loop",
                     )
                 )
         for m in sorted(members):
             for e in nodes[m].in_edges if m in nodes else []:
-                if e.source == lid and e.source_port == "body":
+                if e.source == lid and e.source_port in body_ports:
                     continue
                 if e.source not in members:
                     problems.append(
                         Problem(
                             f"inside loop {lid}'s body but also fed by {e.source}, which is "
-                            "outside the body; connect it after the loop's 'done' port "
+                            f"outside the body; connect it after the loop's {after} port "
                             "or read it with $node." + e.source,
                             node_id=m,
                             kind="loop",

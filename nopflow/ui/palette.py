@@ -37,10 +37,11 @@ CATEGORY_ORDER = ("Flow", "Code", "Data")
 
 
 def ordered_blocks() -> list:  # type: ignore[type-arg]
-    """Blocks in palette order: categories in a fixed order, `start` first, else as registered."""
+    """Blocks in palette order: categories in a fixed order, entry blocks first, else as
+    registered."""
     blocks = all_blocks()
     rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
-    return sorted(blocks, key=lambda b: (rank.get(b.category, len(rank)), b.type != "start",
+    return sorted(blocks, key=lambda b: (rank.get(b.category, len(rank)), not b.is_entry,
                                          blocks.index(b)))
 
 
