@@ -61,6 +61,7 @@ from nopflow.engine.executor import (
 from nopflow.engine.retry import run_with_retries
 from nopflow.engine.state import AttemptRecord, NodeRecord, NodeState, RunState
 from nopflow.model import RetryPolicy, Workflow
+from nopflow.model.redact import REDACTED, Redactor, run_secrets
 
 log = logging.getLogger(__name__)
 
@@ -222,15 +223,12 @@ class Run:
             for nid in plan.order
         }
         self._project_dir = pdir
-        #: secret input values (text) hidden from log lines and event error messages
-        self._secrets = sorted(
-            {str(self.inputs[k]) for k in wf.secret_inputs()
-             if k in self.inputs and self.inputs[k] not in (None, "")},
-            key=len, reverse=True,
-        )
         self._executor = executor
         self._owns_executor = executor is None
         self._env = env
+        #: hides the run's secret values in everything that leaves it (events, logs,
+        #: `result()`, history, the editor's panels)
+        self.redactor = Redactor(run_secrets(wf.secret_inputs(), self.inputs, {}))
         self._cancel_requested = False
         self._stopped = False
         self._any_failed = False
@@ -286,14 +284,20 @@ class Run:
         return None if self.duration_s is None else round(self.duration_s * 1000)
 
     def result(self) -> dict[str, Any]:
-        """The `--json` result shape (DESIGN.md §8)."""
+        """The `--json` result shape (DESIGN.md §8), secrets redacted."""
         return {
             "run_id": self.id,
             "status": self.state.value,
             "duration_ms": self.duration_ms,
-            "outputs": self.outputs,
-            "nodes": {nid: rec.summary() for nid, rec in self.nodes.items()},
+            "outputs": self.redactor.value(self.outputs),
+            "nodes": {nid: rec.summary(self.redactor) for nid, rec in self.nodes.items()},
         }
+
+    def public_inputs(self) -> dict[str, Any]:
+        """The run inputs as they may leave the run: secret ones as ``***``, others redacted."""
+        secret = self.workflow.secret_inputs()
+        return {k: REDACTED if k in secret else self.redactor.value(v)
+                for k, v in self.inputs.items()}
 
     def pause(self) -> None:
         """Hold new node starts, suspend running scripts and stop delay/backoff clocks."""
@@ -339,7 +343,6 @@ class Run:
         self.started_at = time.time()
         self.state = RunState.RUNNING
         if self.events.active:
-            secret = self.workflow.secret_inputs()
             self.events.emit(
                 RunStarted(
                     self.id,
@@ -347,7 +350,7 @@ class Run:
                     workflow_id=self.workflow.id,
                     workflow_name=self.workflow.name,
                     total=len(self.nodes),
-                    inputs={k: ("***" if k in secret else v) for k, v in self.inputs.items()},
+                    inputs=self.public_inputs(),
                 )
             )
         if self._executor is None and any(
@@ -496,7 +499,7 @@ class Run:
 
     def log(self, node_id: str, line: str, stream: str = "stderr") -> None:
         """A node's log line: kept in the record's tail and sent as an event."""
-        line = self._redact(line.rstrip("\n")) or ""
+        line = self.redactor.text(line.rstrip("\n")) or ""
         self.nodes[node_id].logs.append(line)
         if self.events.active:
             self.events.emit(NodeLog(self.id, time.time(), node_id=node_id, line=line,
@@ -653,7 +656,7 @@ class Run:
 
         def on_retry(next_attempt: int, delay: float, outcome: _Attempt) -> None:
             if self.events.active:
-                err = outcome.failure.message if outcome.failure else None
+                err = self.redactor.text(outcome.failure.message) if outcome.failure else None
                 self.events.emit(NodeRetryScheduled(self.id, time.time(), node_id=nid,
                                                     attempt=next_attempt, delay_s=delay,
                                                     error=err))
@@ -808,19 +811,12 @@ class Run:
                     started_at=rec.started_at,
                     ended_at=rec.ended_at if state is not _RUNNING else None,
                     duration_ms=rec.duration_ms if state is not _RUNNING else None,
-                    error=self._redact(rec.error) if state is _ERROR else None,
+                    error=self.redactor.text(rec.error) if state is _ERROR else None,
                     error_type=rec.error_type if state is _ERROR else None,
                     iteration=rec.iteration if g is None else g.iteration,
                     ports=_event_ports(rec) if state is _SUCCESS else None,
                 )
             )
-
-    def _redact(self, text: str | None) -> str | None:
-        """Hide secret input values in text that leaves the run (logs, events)."""
-        if text and self._secrets:
-            for secret in self._secrets:
-                text = text.replace(secret, "***")
-        return text
 
     def _call_handle(self, handle: ScriptHandle, method: str) -> None:
         try:
@@ -863,8 +859,9 @@ class Run:
                  if r.state is _ERROR and r.error), self.error)
             self.events.emit(
                 RunFinished(self.id, self.ended_at, status=self.state.value,
-                            duration_ms=self.duration_ms or 0, outputs=self.outputs,
-                            error=self._redact(first_error))
+                            duration_ms=self.duration_ms or 0,
+                            outputs=self.redactor.value(self.outputs),
+                            error=self.redactor.text(first_error))
             )
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nopflow.model.redact import Redactor
 
 
 class NodeState(str, Enum):
@@ -126,12 +129,15 @@ class NodeRecord:
     def duration_ms(self) -> int | None:
         return None if self.duration_s is None else round(self.duration_s * 1000)
 
-    def summary(self) -> dict[str, Any]:
-        """The `--json` per-node shape (DESIGN.md §8)."""
+    def summary(self, redactor: Redactor | None = None) -> dict[str, Any]:
+        """The `--json` per-node shape (DESIGN.md §8), its values redacted by ``redactor``."""
+        output, error = self.output, self.error
+        if redactor is not None:
+            output, error = redactor.value(output), redactor.text(error)
         return {
             "status": self.state.value,
             "attempts": self.attempt,
             "duration_ms": self.duration_ms,
-            "output": self.output,
-            "error": self.error,
+            "output": output,
+            "error": error,
         }

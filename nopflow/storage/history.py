@@ -11,8 +11,9 @@ attempt), start/end, duration, inputs, output, error message/type, stderr tail, 
 
 Why it is built this way:
 
-* Secrets never reach disk: inputs marked ``secret`` are stored as ``"***"`` and their
-  values are scrubbed from everything else in the record (node inputs, outputs, errors).
+* Secrets never reach disk: inputs marked ``secret`` are stored as ``"***"`` and the
+  run's `Redactor` (nopflow.model.redact) hides secret values everywhere else in the
+  record (node inputs, outputs, errors, logs, tracebacks), before anything is truncated.
 * Writes are atomic (temp + fsync + replace) and serialised between processes by a lock
   on the history folder, and each write merges with what is on disk, so two `nopflow run`s
   of the same workflow finishing together both keep their run.
@@ -58,7 +59,6 @@ MAX_VALUE_BYTES = 256 * 1024
 PREVIEW_CHARS = 4096
 #: Longest stderr tail / traceback kept.
 MAX_TEXT_CHARS = 64 * 1024
-REDACTED = "***"
 
 
 def iso(ts: float | None) -> str | None:
@@ -171,13 +171,8 @@ class RunRecord:
     def from_run(cls, run: Run) -> RunRecord:
         """Snapshot a finished run: JSON-safe, secrets redacted, big values truncated."""
         wf = run.workflow
-        secret_names = wf.secret_inputs()
-        secrets = [run.inputs[name] for name in secret_names if name in run.inputs]
-        scrub = _Scrubber(secrets)
-        inputs = {
-            name: (REDACTED if name in secret_names else scrub(_capped(value)))
-            for name, value in run.inputs.items()
-        }
+        red = run.redactor
+        inputs = {name: _capped(value) for name, value in run.public_inputs().items()}
         nodes: dict[str, NodeRunRecord] = {}
         for nid, rec in run.nodes.items():
             stderr = rec.stderr_tail
@@ -189,15 +184,15 @@ class RunRecord:
                 started_at=iso(rec.started_at),
                 ended_at=iso(rec.ended_at),
                 duration_ms=rec.duration_ms,
-                inputs=scrub(_capped(rec.inputs)),
-                output=scrub(_capped(rec.output)),
-                error=scrub(rec.error),
+                inputs=_capped(red.value(rec.inputs)),
+                output=_capped(red.value(rec.output)),
+                error=red.text(rec.error),
                 error_type=rec.error_type,
-                stderr_tail=scrub(_tail(stderr)),
-                traceback=scrub(_tail(rec.traceback)),
-                attempt_log=[scrub(a.to_dict()) for a in rec.attempts],
+                stderr_tail=_tail(red.text(stderr)),
+                traceback=_tail(red.text(rec.traceback)),
+                attempt_log=[{**a.to_dict(), "error": red.text(a.error)} for a in rec.attempts],
                 iterations=rec.iterations,
-                details=scrub(_capped(dict(rec.details))),
+                details=_capped(red.value(dict(rec.details))),
             )
         return cls(
             run_id=run.id,
@@ -208,8 +203,8 @@ class RunRecord:
             ended_at=iso(run.ended_at),
             duration_ms=run.duration_ms,
             inputs=inputs,
-            outputs=scrub(_capped(run.outputs)),
-            error=scrub(run.error),
+            outputs=_capped(red.value(run.outputs)),
+            error=red.text(run.error),
             nodes=nodes,
         )
 
@@ -240,38 +235,6 @@ def _tail(text: str | None) -> str | None:
     if text is None or len(text) <= MAX_TEXT_CHARS:
         return text
     return "…[truncated]\n" + text[-MAX_TEXT_CHARS:]
-
-
-class _Scrubber:
-    """Replaces secret values wherever they appear in JSON-like data."""
-
-    def __init__(self, secrets: list[Any]) -> None:
-        self.texts = sorted(
-            {s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True
-        )
-        self.others = [s for s in secrets if s is not None and not isinstance(s, (str, bool))]
-        for s in self.others:  # a numeric secret also appears as text ("1234")
-            if isinstance(s, (int, float)) and len(str(s)) >= 4:
-                self.texts.append(str(s))
-
-    def __call__(self, value: Any) -> Any:
-        if not self.texts and not self.others:
-            return value
-        return self._walk(value)
-
-    def _walk(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in self.texts:
-                if secret in value:
-                    value = value.replace(secret, REDACTED)
-            return value
-        if isinstance(value, dict):
-            return {k: self._walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._walk(v) for v in value]
-        if not isinstance(value, bool) and any(value == s for s in self.others):
-            return REDACTED
-        return value
 
 
 # ---------------------------------------------------------------------- the store

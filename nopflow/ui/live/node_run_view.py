@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nopflow.model.redact import Redactor
 from nopflow.ui.theme import STATE_COLORS, STATE_LABELS, icon, state_icon_name
 
 #: children shown per branch before a "… n more" row
@@ -75,16 +76,18 @@ class NodeView:
     source: str = "live"
 
     @classmethod
-    def from_live(cls, rec: Any) -> NodeView:
-        """From the engine's `NodeRecord` (read on the GUI thread, which owns the loop)."""
+    def from_live(cls, rec: Any, redactor: Redactor) -> NodeView:
+        """From the engine's `NodeRecord` (read on the GUI thread, which owns the loop),
+        with the run's secrets hidden (log lines arrive redacted already)."""
         lines = list(rec.logs)
         if not lines and rec.stderr_tail:
-            lines = rec.stderr_tail.splitlines()
+            lines = (redactor.text(rec.stderr_tail) or "").splitlines()
         return cls(
             node_id=rec.node_id, title=rec.title, state=rec.state.value, attempts=rec.attempt,
             started=_fmt_time(rec.started_at), ended=_fmt_time(rec.ended_at),
-            duration_ms=rec.duration_ms, inputs=rec.inputs, output=rec.output,
-            error=rec.error, error_type=rec.error_type, traceback=rec.traceback,
+            duration_ms=rec.duration_ms, inputs=redactor.value(rec.inputs),
+            output=redactor.value(rec.output), error=redactor.text(rec.error),
+            error_type=rec.error_type, traceback=redactor.text(rec.traceback),
             log=lines, source="live",
         )
 

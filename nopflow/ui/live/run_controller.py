@@ -583,7 +583,8 @@ class LiveRunController(QObject):
                     nid, title, rec, f"run of {fmt_start(self.viewing.started_at)}"))
             return
         if self.run is not None and nid in self.run.nodes:
-            self.node_view.show_view(NodeView.from_live(self.run.nodes[nid]))
+            self.node_view.show_view(NodeView.from_live(self.run.nodes[nid],
+                                                       self.run.redactor))
         else:
             self.node_view.show_view(None, f"{nid} has not run yet.")
 
