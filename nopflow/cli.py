@@ -19,7 +19,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-COMMANDS = ("run", "validate", "history")
+COMMANDS = ("run", "validate", "history", "creds")
 
 
 def first_line(text: str | None) -> str:
@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     hist = sub.add_parser("history", help="list the kept runs of a workflow")
     hist.add_argument("file")
     hist.add_argument("--json", action="store_true", help="print the runs as JSON")
+
+    from nopflow.cli_creds import add_parser as add_creds_parser
+
+    add_creds_parser(sub)
     return parser
 
 
@@ -160,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nopflow.cli_history import cmd_history
 
             return cmd_history(args)
+        if args.command == "creds":
+            from nopflow.cli_creds import cmd_creds
+
+            return cmd_creds(args, parser)
     except KeyboardInterrupt:
         return EXIT_FAILED
     parser.print_help()
