@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("nopflow"))
         self.path: str | None = None
         self._recovered = False  # the document came from an autosave: unsaved by definition
+        self._close_confirmed = False  # closing was agreed to; only background work remains
         self.editor = Editor(WorkflowDocument(), self)
         self.doc = self.editor.doc
         self.scene = self.editor.scene
@@ -444,7 +445,14 @@ class MainWindow(QMainWindow):
         if not self.live.allow_close():  # a run is going on: asked, cancelling, closes after
             event.ignore()
             return
-        if not self.maybe_save():
+        if not self._close_confirmed:
+            if not self.maybe_save():
+                event.ignore()
+                return
+            self._close_confirmed = True
+        # The warm sandbox is stopped inside the running loop, then the window closes for
+        # good: a stop left for after the loop would be stepped with no loop running.
+        if self.live.stop_sandbox_then(self.close):
             event.ignore()
             return
         self.shutdown()
@@ -456,6 +464,9 @@ class MainWindow(QMainWindow):
         self._save_layout()
         self.validator.wait(3000)
         self.autosaver.discard()
+        # Destroying the window clears its undo stack, whose signals would then reach
+        # this half-deleted window.
+        self.undo.blockSignals(True)
 
     # ------------------------------------------------------------------ recent files
 

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -194,6 +195,7 @@ class LiveRunController(QObject):
         self.win = win
         self._executor: Any = None  # one warm LocalExecutor shared by this window's runs
         self._closing_executor: Any = None
+        self._stopping = False  # stop_sandbox_then() is stopping the sandbox
         self.bridge = RunBridge(self)
         self.run: Run | None = None
         self.task: asyncio.Task[None] | None = None
@@ -703,6 +705,33 @@ class LiveRunController(QObject):
 
             self._executor = LocalExecutor()
         return self._executor
+
+    def stop_sandbox_then(self, done: Callable[[], object]) -> bool:
+        """Window close: stop the warm sandbox inside the running loop, then call `done`.
+
+        False when there is nothing to stop (or no loop to stop it in): close at once.
+        """
+        if self._stopping:
+            return True
+        if self._executor is None and self._closing_executor is None:
+            return False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+
+        async def stop() -> None:
+            try:
+                await self.aclose()
+            finally:
+                self._stopping = False
+                done()
+
+        self._stopping = True
+        task = loop.create_task(stop())
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+        return True
 
     def shutdown(self) -> None:
         """The window goes away: stop timers and stop reporting errors to it."""
