@@ -235,6 +235,8 @@ class MainWindow(QMainWindow):
             a.setEnabled(False)
         self.act_shortcuts = self._act("&Keyboard Shortcuts", self._shortcuts, "F1")
         self.act_about = self._act("&About nopflow", self._about)
+        self.act_credentials = self._act("&Credentials…", self.show_credentials,
+                                         tip="Add, edit or delete stored credentials")
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -245,6 +247,8 @@ class MainWindow(QMainWindow):
         m.addMenu(self.recent_menu)
         m.addSeparator()
         m.addActions([self.act_save, self.act_save_as])
+        m.addSeparator()
+        m.addAction(self.act_credentials)
         m.addSeparator()
         m.addAction(self.act_quit)
         m = mb.addMenu("&Edit")
@@ -541,6 +545,15 @@ class MainWindow(QMainWindow):
                           f"<table>{rows}</table>", QMessageBox.StandardButton.Close, self)
         box.setModal(False)
         box.show()  # non-modal: it can stay open while you work
+
+    def show_credentials(self, name: str = "", cred_type: str = "") -> None:
+        """File ▸ Credentials (non-modal), optionally preset to create `name`."""
+        from nopflow.ui.credentials_dialog import CredentialsDialog
+
+        self.credentials_dialog = CredentialsDialog(self, preset_name=name,
+                                                    preset_type=cred_type)
+        self.credentials_dialog.changed.connect(self.validator.schedule)
+        self.credentials_dialog.open()
 
     def _about(self) -> None:
         from nopflow.ui.about_dialog import AboutDialog

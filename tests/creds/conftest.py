@@ -74,11 +74,19 @@ def secret_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         _wait_for_secret_service(env)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
+        _reset_keyring_backend()
         yield env
     finally:
         if keyring_proc is not None:
             _stop(keyring_proc)
         _stop(bus)
+
+
+def _reset_keyring_backend() -> None:
+    """`keyring` picks its backend once per process: pick again for this test's bus."""
+    import keyring.core
+
+    keyring.core.init_backend()
 
 
 def _wait_for_secret_service(env: dict[str, str], timeout: float = 15.0) -> None:
