@@ -1,25 +1,34 @@
-"""Block types. Importing this package registers every built-in block (DESIGN.md §3)."""
+"""Block types (DESIGN.md §3): the block interface and the registry that finds them.
 
-from nopflow.blocks import (  # noqa: F401  (imported for registration)
-    condition,
-    delay,
-    loop,
-    merge,
-    output,
-    python_script,
-    set_vars,
-    start,
-)
+Importing this package is cheap: block modules load on the first look-up (`get_block`,
+`all_blocks`), built-ins and `nopflow.blocks` entry points alike.
+"""
+
 from nopflow.blocks.base import Block, BlockConfig, CheckContext, Port
-from nopflow.blocks.registry import all_blocks, block_types, get_block, register
+from nopflow.blocks.registry import (
+    BlockDefinitionError,
+    PluginProblem,
+    all_blocks,
+    block_origin,
+    block_types,
+    get_block,
+    plugin_problems,
+    register,
+    unregister,
+)
 
 __all__ = [
     "Block",
     "BlockConfig",
+    "BlockDefinitionError",
     "CheckContext",
+    "PluginProblem",
     "Port",
     "all_blocks",
+    "block_origin",
     "block_types",
     "get_block",
+    "plugin_problems",
     "register",
+    "unregister",
 ]

@@ -39,6 +39,24 @@ class CheckContext:
     project_dir: Path | None
     python: str | None
 
+    def project_file(self, path: str, field: str) -> str | None:
+        """A problem with `path` as a file inside the project folder, or None when fine.
+
+        The same containment rule the sandbox enforces at run time (imported here, not at
+        module level: the sandbox package is not needed to list or validate blocks).
+        """
+        if self.project_dir is None:
+            return None
+        from nopflow.sandbox.paths import SandboxError, check_inside
+
+        try:
+            found = check_inside(self.project_dir, path)
+        except SandboxError as exc:
+            return f"{field}: {exc}"
+        if not found.is_file():
+            return f"{field}: no such file in the project folder: {path}"
+        return None
+
 
 class Block:
     """Base class of block types. Subclasses set the class attributes and implement `run`."""
@@ -92,5 +110,5 @@ class Block:
         return {}
 
     async def run(self, ctx: NodeContext) -> NodeResult:
-        """Do the node's work. Implemented by the engine-facing block modules."""
-        raise NotImplementedError(f"block type {self.type!r} cannot run yet")
+        """Do the node's work; every block type implements it (the registry checks)."""
+        raise NotImplementedError(f"block type {self.type!r} does not implement run")

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from nopflow.blocks.base import Block, Port
-from nopflow.blocks.configs import ConditionConfig
-from nopflow.blocks.registry import register
+from pydantic import Field
+
+from nopflow.blocks.base import Block, BlockConfig, Port
+from nopflow.blocks.fields import EXPRESSION
 from nopflow.engine import expressions as ex
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
-@register
+class ConditionConfig(BlockConfig):
+    """Routes the input to `true` or `false`; only the taken port's edges are live."""
+
+    expression: str = Field(
+        min_length=1,
+        description='A condition, e.g. $input.n > 5 and $vars.mode == "fast"',
+        json_schema_extra=EXPRESSION,
+    )
+
+
 class ConditionBlock(Block):
     type = "condition"
     title = "Condition"

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from nopflow.blocks.base import Block, Port
-from nopflow.blocks.configs import DelayConfig
-from nopflow.blocks.registry import register
+from pydantic import Field, model_validator
+
+from nopflow.blocks.base import Block, BlockConfig, Port
+from nopflow.blocks.fields import number_or_template
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
-@register
+class DelayConfig(BlockConfig):
+    """Waits, then passes its input through."""
+
+    seconds: float | str = Field(default=1.0, description="Seconds to wait ({{ }} allowed)")
+
+    @model_validator(mode="after")
+    def _not_negative(self) -> DelayConfig:
+        number_or_template(self.seconds, "seconds")
+        return self
+
+
 class DelayBlock(Block):
     type = "delay"
     title = "Delay"

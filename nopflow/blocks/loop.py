@@ -5,13 +5,37 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nopflow.blocks.base import Block, Port
-from nopflow.blocks.configs import LoopConfig
-from nopflow.blocks.registry import register
+from pydantic import Field, model_validator
+
+from nopflow.blocks.base import Block, BlockConfig, Port
+from nopflow.blocks.fields import EXPRESSION, number_or_template
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
-@register
+class LoopConfig(BlockConfig):
+    """Runs the nodes reached from `body` once per item; `done` gets all results."""
+
+    items: str | list[Any] | None = Field(
+        default=None,
+        description="An expression or a JSON list to iterate over",
+        json_schema_extra=EXPRESSION,
+    )
+    count: int | str | None = Field(
+        default=None, description="Run the body this many times (instead of items)"
+    )
+    parallel: int = Field(default=1, ge=1, le=1024, description="Items run at once")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LoopConfig:
+        if self.items is None and self.count is None:
+            raise ValueError("set 'items' (expression or list) or 'count'")
+        if self.items is not None and self.count is not None:
+            raise ValueError("set either 'items' or 'count', not both")
+        if self.count is not None:
+            number_or_template(self.count, "count")
+        return self
+
+
 class LoopBlock(Block):
     type = "loop"
     title = "Loop"

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from nopflow.blocks.base import Block, Port
-from nopflow.blocks.configs import MergeConfig
-from nopflow.blocks.registry import register
+from pydantic import Field
+
+from nopflow.blocks.base import Block, BlockConfig, Port
 from nopflow.engine.context import NodeContext, NodeResult
 
 
-@register
+class MergeConfig(BlockConfig):
+    """Waits for its live inputs and combines them."""
+
+    mode: Literal["by_node", "concat"] = Field(
+        default="by_node",
+        description="by_node: output keyed by upstream node id; concat: lists joined",
+    )
+
+
 class MergeBlock(Block):
     type = "merge"
     title = "Merge"

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from nopflow.blocks.base import Block, Port
-from nopflow.blocks.configs import OutputConfig
-from nopflow.blocks.registry import register
+from pydantic import Field
+
+from nopflow.blocks.base import Block, BlockConfig, Port
+from nopflow.blocks.fields import JSON
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
-@register
+class OutputConfig(BlockConfig):
+    """Contributes `values` to the run's result."""
+
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="Result values", json_schema_extra=JSON
+    )
+
+
 class OutputBlock(Block):
     type = "output"
     title = "Output"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pydantic import Field, model_validator
+
 from nopflow.blocks.base import Block, BlockConfig, CheckContext, Port
-from nopflow.blocks.configs import PythonConfig
-from nopflow.blocks.registry import register
+from nopflow.blocks.fields import CODE, JSON
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 from nopflow.engine.executor import ScriptRequest
 
@@ -19,7 +20,44 @@ DEFAULT_CODE = (
 )
 
 
-@register
+class PythonConfig(BlockConfig):
+    """A Python script run in a sandboxed child process (JSON on stdin, JSON on stdout)."""
+
+    code: str | None = Field(
+        default=None,
+        description="Inline Python source. Read JSON from stdin, print JSON to stdout.",
+        json_schema_extra=CODE,
+    )
+    script: str | None = Field(
+        default=None,
+        description="Path of a .py file inside the project folder (instead of code)",
+    )
+    inputs: dict[str, Any] | None = Field(
+        default=None,
+        description="Values sent on stdin ({{ }} templates allowed); empty = $prev",
+        json_schema_extra=JSON,
+    )
+    timeout_s: float = Field(
+        default=30.0, gt=0, le=86400, description="Seconds before it is killed"
+    )
+    memory_mb: int = Field(default=2048, ge=16, le=1024 * 1024, description="Memory limit (MB)")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra environment variables for the script ({{ }} allowed)",
+        json_schema_extra=JSON,
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PythonConfig:
+        has_code = bool(self.code and self.code.strip())
+        has_script = bool(self.script and self.script.strip())
+        if has_code and has_script:
+            raise ValueError("set either 'code' or 'script', not both")
+        if not has_code and not has_script:
+            raise ValueError("set 'code' (inline source) or 'script' (a file in the project)")
+        return self
+
+
 class PythonBlock(Block):
     type = "python"
     title = "Python"
@@ -40,17 +78,10 @@ class PythonBlock(Block):
     def check(cls, config: BlockConfig, ctx: CheckContext) -> list[str]:
         assert isinstance(config, PythonConfig)
         problems: list[str] = []
-        if config.script and ctx.project_dir is not None and "{{" not in config.script:
-            from nopflow.sandbox import SandboxError, check_inside
-
-            try:
-                path = check_inside(ctx.project_dir, config.script)
-            except SandboxError as exc:
-                problems.append(f"config.script: {exc}")
-            else:
-                if not path.is_file():
-                    problems.append(f"config.script: no such file in the project folder: "
-                                    f"{config.script}")
+        if config.script and "{{" not in config.script:
+            problem = ctx.project_file(config.script, "config.script")
+            if problem:
+                problems.append(problem)
         if ctx.python:
             if not (os.path.isfile(ctx.python) and os.access(ctx.python, os.X_OK)):
                 problems.append(

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from nopflow.blocks.base import Block, Port
-from nopflow.blocks.configs import SetConfig
-from nopflow.blocks.registry import register
+from pydantic import Field
+
+from nopflow.blocks.base import Block, BlockConfig, Port
+from nopflow.blocks.fields import JSON
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
-@register
+class SetConfig(BlockConfig):
+    """Sets workflow variables ($vars) for the nodes that run after it."""
+
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="Variables to set", json_schema_extra=JSON
+    )
+
+
 class SetBlock(Block):
     type = "set"
     title = "Set variables"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from nopflow.blocks.base import Block, Port
-from nopflow.blocks.configs import StartConfig
-from nopflow.blocks.registry import register
+from nopflow.blocks.base import Block, BlockConfig, Port
 from nopflow.engine.context import NodeContext, NodeResult
 
 
-@register
+class StartConfig(BlockConfig):
+    """The start block has nothing to configure: its output is the run inputs."""
+
+
 class StartBlock(Block):
     type = "start"
     title = "Start"

@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
-from nopflow.blocks import Block, BlockConfig, CheckContext, all_blocks, get_block
+from nopflow.blocks import Block, BlockConfig, CheckContext, all_blocks, block_types, get_block
 from nopflow.engine import expressions as ex
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
@@ -229,8 +229,6 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
         seen.add(node.id)
         block = get_block(node.type)
         if block is None:
-            from nopflow.blocks import block_types
-
             problems.append(
                 Problem(
                     f"unknown block type '{node.type}' (known: {', '.join(block_types())})",

@@ -2,6 +2,7 @@
 
 Dragging an entry carries `BLOCK_MIME` with the block type; the canvas view places the
 block where it is dropped. Double-clicking an entry adds it at the centre of the canvas.
+Block plugins that could not be loaded are listed under the tree, each with the reason.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import (
+    QLabel,
     QLineEdit,
     QTreeWidget,
     QTreeWidgetItem,
@@ -16,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nopflow.blocks import all_blocks
+from nopflow.blocks import all_blocks, plugin_problems
 from nopflow.ui.quick_add import matches
 from nopflow.ui.theme import icon, icon_pixmap
 from nopflow.ui.view import BLOCK_MIME
@@ -85,6 +87,19 @@ class Palette(QWidget):
         lay.setSpacing(6)
         lay.addWidget(self.search)
         lay.addWidget(self.tree)
+        #: skipped block plugins, said where a person looks for the block they installed
+        self.plugin_note = QLabel(self)
+        self.plugin_note.setObjectName("pluginProblems")
+        self.plugin_note.setWordWrap(True)
+        self.plugin_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        problems = plugin_problems()
+        if problems:
+            n = len(problems)
+            self.plugin_note.setText(
+                f"⚠ {n} block plugin{'s' if n != 1 else ''} could not be loaded:\n"
+                + "\n".join(f"• {p}" for p in problems))
+        self.plugin_note.setVisible(bool(problems))
+        lay.addWidget(self.plugin_note)
         self.items: dict[str, QTreeWidgetItem] = {}
         groups: dict[str, QTreeWidgetItem] = {}
         for block in ordered_blocks():

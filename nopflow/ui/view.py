@@ -20,7 +20,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
 
-from nopflow.blocks import get_block
+from nopflow.blocks import all_blocks, get_block
 from nopflow.ui.editor import Editor
 from nopflow.ui.interactions import (
     DragMoveInteraction,
@@ -147,7 +147,7 @@ class WorkflowView(QGraphicsView):
         if link_from is not None:  # only blocks that can take this link
             need_in = link_from.kind == "out"
             only = {
-                b.type for b in _blocks() if (b.inputs if need_in else b.outputs)
+                b.type for b in all_blocks() if (b.inputs if need_in else b.outputs)
             }
         popup = QuickAddPopup(self, only)
         popup.chosen.connect(
@@ -276,7 +276,7 @@ class WorkflowView(QGraphicsView):
             self.editor.scene.select_only([item])
         menu = QMenu(self)
         add = menu.addMenu("Add Block")
-        for block in _blocks():
+        for block in all_blocks():
             a = add.addAction(icon(block.icon), block.title)
             a.triggered.connect(lambda _c=False, t=block.type: self.editor.add_block(t, sp))
         menu.addAction("Add Note").triggered.connect(lambda: self.editor.add_note(sp))
@@ -393,7 +393,3 @@ class WorkflowView(QGraphicsView):
         self.setFocus()
 
 
-def _blocks():  # type: ignore[no-untyped-def]
-    from nopflow.blocks import all_blocks
-
-    return all_blocks()

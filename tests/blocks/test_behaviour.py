@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from nopflow.blocks import Block, Port, all_blocks, get_block
-from nopflow.blocks import registry as reg
+from nopflow.blocks import Block, Port, all_blocks, get_block, register, unregister
 from nopflow.engine.compiler import compile_workflow, validate
+from nopflow.engine.context import NodeContext, NodeResult
 from nopflow.model import Workflow
 
 
@@ -22,6 +22,9 @@ class Trigger(Block):
     outputs = (Port("out"),)
     is_entry = True
 
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        return NodeResult(ctx.scope.input)
+
 
 class EachRow(Block):
     """A loop-like block whose body port is not called `body`."""
@@ -31,14 +34,17 @@ class EachRow(Block):
     outputs = (Port("each"), Port("after"))
     body_ports = frozenset({"each"})
 
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        return NodeResult(await ctx.run_loop_body([1, 2], 1), frozenset({"each", "after"}))
+
 
 @pytest.fixture
 def plugin_blocks() -> Iterator[None]:
     for cls in (Trigger, EachRow):
-        reg.register(cls)
+        register(cls)
     yield
     for cls in (Trigger, EachRow):
-        reg._REGISTRY.pop(cls.type, None)
+        unregister(cls.type)
 
 
 def wf(nodes: list[tuple[str, str]], edges: list[tuple[str, str, str]]) -> Workflow:
