@@ -637,3 +637,47 @@ def test_kept_loop_run_lights_the_body_edge(window, qtbot, aloop, tmp_path):
     assert all(edges[e].live for e in ("e0", "e1", "e2"))
     window.live.history.back_to_live()
     assert all(edges[e].live for e in ("e0", "e1", "e2"))
+
+
+# ---------------------------------------------------------------------- lifecycle edges
+
+MARK_THEN_PRINT = ("import json, pathlib\n"
+                   "pathlib.Path('ran.txt').write_text('ran')\n"
+                   "print(json.dumps({'ok': 1}))\n")
+
+
+def marking_workflow() -> Workflow:
+    """start → a script that leaves ran.txt in the project folder → output."""
+    return workflow([{"id": "mark", "type": "python", "config": {"code": MARK_THEN_PRINT}},
+                     {"id": "out", "type": "output", "config": {"values": {}}}],
+                    [("start", "mark"), ("mark", "out")])
+
+
+def test_cancel_while_compiling_cancels_the_run_before_any_node(window, qtbot, aloop, tmp_path):
+    wf = marking_workflow()
+    open_saved(window, tmp_path, wf)
+    window.run_actions["run"].trigger()
+    assert window.live.busy and window.live.run is None  # still compiling, off the GUI thread
+    QTest.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # Shift+F5
+    wait_idle(window, qtbot)
+    run = window.live.run
+    assert run is not None and run.state.value == "cancelled"
+    assert not (tmp_path / "ran.txt").exists()  # the script never ran
+    for nid in ("start", "mark", "out"):
+        assert run.nodes[nid].state.value == "cancelled", nid
+        assert window.scene.nodes[nid].state == "cancelled", nid
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    assert window.live.history.runs[0].status == "cancelled"
+    assert window.run_actions["run"].isEnabled() and not window.run_actions["cancel"].isEnabled()
+
+
+def test_closing_while_compiling_cancels_then_closes(window, qtbot, aloop, tmp_path):
+    wf = marking_workflow()
+    open_saved(window, tmp_path, wf)
+    window.run_actions["run"].trigger()
+    assert window.live.run is None
+    window.close()  # asked (answered "cancel and close" by the autouse fixture)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=15_000)
+    assert window.live.run is not None and window.live.run.state.value == "cancelled"
+    assert not (tmp_path / "ran.txt").exists()
+    assert [r.status for r in HistoryStore().list_runs(wf.id)] == ["cancelled"]

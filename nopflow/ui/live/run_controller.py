@@ -5,7 +5,8 @@ One controller per `MainWindow`. It
 * enables the run actions only when they apply (Run: a workflow with nodes and no run in
   progress; Pause/Resume and Cancel: while a run is in progress);
 * asks for run inputs when the workflow declares them (remembered per workflow);
-* compiles off the GUI thread; problems go to the Problems list and nothing runs;
+* compiles off the GUI thread; problems go to the Problems list and nothing runs; Cancel
+  while it compiles cancels the run as soon as it exists, before any node starts;
 * runs `engine.Run` on qasync's loop — the same object the CLI uses — and records it in
   history with the same `HistoryRecorder`;
 * listens only through its `RunBridge` (batched per frame) and paints node states, lit
@@ -196,6 +197,7 @@ class LiveRunController(QObject):
         self._executor: Any = None  # one warm LocalExecutor shared by this window's runs
         self._closing_executor: Any = None
         self._stopping = False  # stop_sandbox_then() is stopping the sandbox
+        self._cancel_pending = False  # Cancel came before the run existed (compiling)
         self.bridge = RunBridge(self)
         self.run: Run | None = None
         self.task: asyncio.Task[None] | None = None
@@ -292,7 +294,7 @@ class LiveRunController(QObject):
         acts = self.win.run_actions
         acts["run"].setEnabled(not self.busy and bool(self.win.doc.nodes))
         acts["pause"].setEnabled(self.busy and self.run is not None)
-        acts["cancel"].setEnabled(self.busy and self.run is not None)
+        acts["cancel"].setEnabled(self.busy and not self._cancel_pending)
         acts["pause"].setText("&Resume" if self.paused else "&Pause")
 
     def _set_busy(self, busy: bool) -> None:
@@ -375,6 +377,7 @@ class LiveRunController(QObject):
             run_inputs_dialog.remember(settings, wf, answer)
             values = answer
         project_dir = Path(self.win.path).resolve().parent if self.win.path else None
+        self._cancel_pending = False
         self._set_busy(True)
         self.task = loop.create_task(self._execute(wf, values, project_dir))
 
@@ -390,10 +393,19 @@ class LiveRunController(QObject):
 
     @guarded("cancel")
     def cancel(self) -> None:
-        """Run ▸ Cancel (Shift+F5): running scripts are killed, the run is kept as cancelled."""
-        if self.run is not None and self.busy:
+        """Run ▸ Cancel (Shift+F5): running scripts are killed, the run is kept as cancelled.
+
+        While the workflow still compiles there is no run yet: it is cancelled as soon as
+        it exists, before any node starts, and kept in history like any cancelled run.
+        """
+        if not self.busy:
+            return
+        if self.run is not None:
             self.run.cancel()
-            self.win.statusBar().showMessage("Cancelling the run…", 3000)
+        else:
+            self._cancel_pending = True
+            self._update_actions()
+        self.win.statusBar().showMessage("Cancelling the run…", 3000)
 
     async def _execute(self, wf: Any, values: dict[str, Any], project_dir: Path | None) -> None:
         from nopflow.engine.runner import Run
@@ -411,6 +423,8 @@ class LiveRunController(QObject):
                 project_dir = await loop.run_in_executor(None, scratch_project_dir, wf.id)
             run = Run(plan, inputs=values, project_dir=project_dir,
                       executor=self._shared_executor(wf))
+            if self._cancel_pending:
+                run.cancel()  # cancelled while compiling: it ends before any node runs
             self.run = run
             self.bridge.attach(run)
             recorder = HistoryRecorder(run, self._store_factory())
@@ -737,8 +751,7 @@ class LiveRunController(QObject):
         """The window goes away: stop timers and stop reporting errors to it."""
         self._clock.stop()
         self._remove_sink()
-        if self.run is not None and self.busy:
-            self.run.cancel()
+        self.cancel()
         executor, self._executor = self._executor, None
         if executor is None:
             return
@@ -760,8 +773,7 @@ class LiveRunController(QObject):
 
     async def aclose(self) -> None:
         """Cancel a run in progress and wait until it is fully cleaned up (app exit)."""
-        if self.run is not None and self.busy:
-            self.run.cancel()
+        self.cancel()
         task = self.task
         if task is not None and not task.done():
             with contextlib.suppress(asyncio.CancelledError, Exception):
