@@ -19,7 +19,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-COMMANDS = ("run", "validate", "history", "creds")
+COMMANDS = ("run", "validate", "history", "creds", "schema")
 
 
 def first_line(text: str | None) -> str:
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     hist = sub.add_parser("history", help="list the kept runs of a workflow")
     hist.add_argument("file")
     hist.add_argument("--json", action="store_true", help="print the runs as JSON")
+
+    sub.add_parser("schema", help="print the workflow JSON Schema for the installed blocks")
 
     from nopflow.cli_creds import add_parser as add_creds_parser
 
@@ -164,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nopflow.cli_history import cmd_history
 
             return cmd_history(args)
+        if args.command == "schema":
+            from nopflow.blocks.schema import installed_schema_text
+
+            sys.stdout.write(installed_schema_text())
+            return EXIT_OK
         if args.command == "creds":
             from nopflow.cli_creds import cmd_creds
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nopflow.blocks.schema import shipped_schema_text
 from nopflow.errors import NopflowError, WorkflowFileError
 from nopflow.model import (
     Edge,
@@ -20,7 +21,6 @@ from nopflow.model import (
     parse_workflow,
     save_workflow,
 )
-from nopflow.model.schema import schema_text
 from nopflow.resources import resource_path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "resources" / "examples"
@@ -182,7 +182,7 @@ def test_retry_delay_is_capped_exponential() -> None:
 
 def test_shipped_schema_matches_models() -> None:
     shipped = resource_path("workflow.schema.json").read_text(encoding="utf-8")
-    assert shipped == schema_text(), "run `python -m nopflow.model.schema` to regenerate"
+    assert shipped == shipped_schema_text(), "run `python -m nopflow.blocks.schema` to regenerate"
 
 
 def test_shipped_examples_load() -> None:
