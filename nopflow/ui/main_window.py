@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         self.path: str | None = None
         self._recovered = False  # the document came from an autosave: unsaved by definition
         self._close_confirmed = False  # closing was agreed to; only background work remains
+        #: why editing outside the canvas is locked (a run is in progress), or None
+        self.edit_lock: str | None = None
         self.editor = Editor(WorkflowDocument(), self)
         self.doc = self.editor.doc
         self.scene = self.editor.scene
@@ -172,12 +174,15 @@ class MainWindow(QMainWindow):
         self.act_save = self._act("&Save", self.save, K.Save)
         self.act_save_as = self._act("Save &As…", self.save_as, "Ctrl+Shift+S")
         self.act_quit = self._act("&Quit", self.close, K.Quit)
-        self.act_undo = self.undo.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcut(K.Undo)
-        self.act_redo = self.undo.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.addAction(self.act_undo)
-        self.addAction(self.act_redo)
+        # Own actions, not QUndoStack.createUndoAction(): the stack re-enables those on
+        # every change, and they must stay off while editing is locked (a run).
+        self.act_undo = self._act("&Undo", self.undo.undo, K.Undo)
+        self.act_redo = self._act("&Redo", self.undo.redo,
+                                  [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for signal in (self.undo.canUndoChanged, self.undo.canRedoChanged,
+                       self.undo.undoTextChanged, self.undo.redoTextChanged):
+            signal.connect(lambda _v: self._update_undo_actions())
+        self._update_undo_actions()
         canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
         self.act_cut = self._act("Cu&t", lambda: clipboard.cut_selection(self.editor), K.Cut)
         self.act_copy = self._act("&Copy", lambda: clipboard.copy_selection(self.editor), K.Copy)
@@ -298,6 +303,32 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ state
 
+    def lock_editing(self, reason: str | None) -> None:
+        """Lock (`reason`: why, shown to the user) or unlock what changes the document
+        outside the canvas: undo, redo, the Undo History panel, and opening other files."""
+        self.edit_lock = reason
+        self.history_view.setEnabled(reason is None)
+        self.history_view.setToolTip(f"Undo is off while {reason}" if reason else "")
+        self._update_undo_actions()
+
+    def _update_undo_actions(self) -> None:
+        locked = self.edit_lock is not None
+        for act, verb, can, text in (
+                (self.act_undo, "Undo", self.undo.canUndo(), self.undo.undoText()),
+                (self.act_redo, "Redo", self.undo.canRedo(), self.undo.redoText())):
+            act.setEnabled(can and not locked)
+            act.setText(f"&{verb} {text}".rstrip())
+            act.setStatusTip(f"{verb} is off while {self.edit_lock}" if locked else "")
+
+    def _refuse_if_locked(self, what: str) -> bool:
+        """True (and say why in the status bar) when `what` must wait for the lock to end."""
+        if self.edit_lock is None:
+            return False
+        self.statusBar().showMessage(
+            f"{what} is not possible while {self.edit_lock}: cancel it or wait until it ends",
+            8000)
+        return True
+
     def is_modified(self) -> bool:
         """True when there are changes not saved to the file."""
         return self._recovered or not self.undo.isClean()
@@ -357,12 +388,12 @@ class MainWindow(QMainWindow):
 
     def new_document(self) -> None:
         """File ▸ New (asks about unsaved changes first)."""
-        if self.maybe_save():
+        if not self._refuse_if_locked("A new workflow") and self.maybe_save():
             self.set_workflow(Workflow(), None)
 
     def open_dialog(self) -> None:
         """File ▸ Open."""
-        if not self.maybe_save():
+        if self._refuse_if_locked("Opening a workflow") or not self.maybe_save():
             return
         folder = str(Path(self.path).parent) if self.path else ""
         path = dialogs.open_path(self, folder)
@@ -370,7 +401,13 @@ class MainWindow(QMainWindow):
             self.open_file(path, ask=False)
 
     def open_file(self, path: str, ask: bool = True) -> bool:
-        """Open a workflow file; a bad file shows the loader's message. Returns success."""
+        """Open a workflow file; a bad file shows the loader's message. Returns success.
+
+        Every way of opening (menu, recent files, a dropped file, the OS's file-open
+        event) comes here, so none can replace the document while editing is locked.
+        """
+        if self._refuse_if_locked(f"Opening {Path(path).name}"):
+            return False
         if ask and not self.maybe_save():
             return False
         path = os.path.abspath(path)

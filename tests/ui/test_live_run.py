@@ -681,3 +681,65 @@ def test_closing_while_compiling_cancels_then_closes(window, qtbot, aloop, tmp_p
     assert window.live.run is not None and window.live.run.state.value == "cancelled"
     assert not (tmp_path / "ran.txt").exists()
     assert [r.status for r in HistoryStore().list_runs(wf.id)] == ["cancelled"]
+
+
+def test_undo_history_and_opening_files_are_locked_during_a_run(window, qtbot, aloop, tmp_path,
+                                                                 dialog_log):
+    from PySide6.QtCore import QCoreApplication, QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent, QFileOpenEvent
+    from PySide6.QtWidgets import QToolBar
+
+    from nopflow.ui.app import make_app
+
+    wf = workflow([{"id": "slow", "type": "python",
+                    "config": {"code": PID_THEN_SLEEP.format(seconds=30), "timeout_s": 60}}],
+                  [("start", "slow")])
+    open_saved(window, tmp_path, wf)
+    other = tmp_path / "other.nopflow.json"
+    save_workflow(workflow([], [], name="Other"), other)
+    window.editor.add_note(QPointF(0, 300))  # one edit the Undo History could take back
+    assert len(window.doc.notes) == 1 and window.undo.index() == 1
+    window.history_dock.show()
+    window.run_actions["run"].trigger()
+    pid = wait_pid(window, qtbot, "slow")
+    tb = window.findChild(QToolBar, "toolbar_main")
+
+    # the Undo History panel: clicking "Opened" would undo the note
+    view = window.history_view
+    opened_row = view.visualRect(view.model().index(0, 0)).center()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=opened_row)
+    assert len(window.doc.notes) == 1 and window.undo.index() == 1
+    assert not view.isEnabled() and "run" in view.toolTip()
+    # Undo / Redo stay off, whatever the stack says
+    QTest.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.doc.notes) == 1
+    for act in (window.act_undo, window.act_redo):
+        assert not act.isEnabled() and not tb.widgetForAction(act).isEnabled()
+    assert "run" in window.act_undo.statusTip()
+
+    # the OS's file-open event, a recent file, a file dropped on the canvas: all refused,
+    # even when the user would discard the unsaved note
+    dialog_log.unsaved = "discard"
+    QCoreApplication.sendEvent(make_app(), QFileOpenEvent(str(other)))
+    assert window.doc.header.name == "Live test"
+    assert window.path == str(tmp_path / "live.nopflow.json")
+    assert "while a run is in progress" in window.statusBar().currentMessage()
+    assert not window.recent_menu.isEnabled()
+    window.statusBar().clearMessage()
+    assert not window.open_file(str(other))  # what Open Recent's entries call
+    assert "while a run is in progress" in window.statusBar().currentMessage()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(other))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QCoreApplication.sendEvent(window.view.viewport(), drop)
+    assert window.doc.header.name == "Live test" and len(window.doc.notes) == 1
+
+    # after the run everything is back
+    window.live.cancel()
+    wait_idle(window, qtbot, timeout=15_000)
+    qtbot.waitUntil(lambda: gone(pid), timeout=5000)
+    assert view.isEnabled() and window.act_undo.isEnabled() and not window.act_redo.isEnabled()
+    assert window.act_undo.text() == "&Undo Add note"
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=opened_row)
+    assert len(window.doc.notes) == 0 and window.act_redo.isEnabled()

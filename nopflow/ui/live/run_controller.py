@@ -218,8 +218,7 @@ class LiveRunController(QObject):
         acts["pause"].setStatusTip("Pause or resume the run (F6)")
         acts["cancel"].setStatusTip("Cancel the run: running scripts are stopped (Shift+F5)")
         self._edit_actions = [win.act_new, win.act_open, win.act_cut, win.act_paste,
-                              win.act_duplicate, win.act_delete, win.act_quick_add, win.act_note,
-                              win.act_undo, win.act_redo]
+                              win.act_duplicate, win.act_delete, win.act_quick_add, win.act_note]
 
         # -- canvas with the banner above it
         view = win.takeCentralWidget()
@@ -305,15 +304,8 @@ class LiveRunController(QObject):
         self.win.view.setAcceptDrops(not busy)
         self.win.recent_menu.setEnabled(not busy)
         for a in self._edit_actions:
-            if busy:
-                a.setEnabled(False)
-        if not busy:
-            for a in (self.win.act_new, self.win.act_open, self.win.act_cut, self.win.act_paste,
-                      self.win.act_duplicate, self.win.act_delete, self.win.act_quick_add,
-                      self.win.act_note):
-                a.setEnabled(True)
-            self.win.act_undo.setEnabled(self.win.undo.canUndo())
-            self.win.act_redo.setEnabled(self.win.undo.canRedo())
+            a.setEnabled(not busy)
+        self.win.lock_editing("a run is in progress" if busy else None)
         if not busy:
             self.paused = False
         self._update_actions()
