@@ -83,7 +83,14 @@ def cmd_validate(file: str) -> int:
     except NopflowError as exc:
         print(f"nopflow: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    problems = validate(wf, project_dir=Path(file).resolve().parent)
+    from nopflow.storage.credentials import CredentialError, catalog
+
+    try:
+        credentials = catalog()
+    except CredentialError as exc:
+        print(f"nopflow: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    problems = validate(wf, project_dir=Path(file).resolve().parent, credentials=credentials)
     if problems:
         for p in problems:
             print(str(p))

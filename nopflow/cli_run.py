@@ -234,10 +234,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
-    from nopflow.engine.compiler import CompileError
+    from nopflow.engine.compiler import CompileError, compile_workflow
     from nopflow.engine.runner import Run
     from nopflow.errors import NopflowError
     from nopflow.model import ExecutorSettings, load_workflow
+    from nopflow.storage.credentials import catalog as credential_catalog
+    from nopflow.storage.credentials import resolve as resolve_credentials
     from nopflow.storage.history import HistoryRecorder, HistoryStore
 
     for stream in (sys.stderr, sys.stdout):
@@ -281,8 +283,11 @@ def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
         _err(f"warning: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
              f"declared in the workflow's inputs (passed on as $input anyway)")
     try:
-        run = Run(wf, inputs=inputs, project_dir=Path(args.file).resolve().parent,
-                  executor=executor)
+        project_dir = Path(args.file).resolve().parent
+        plan = compile_workflow(wf, project_dir, credentials=credential_catalog())
+        credentials = resolve_credentials(plan.credential_names)
+        run = Run(plan, inputs=inputs, project_dir=project_dir, executor=executor,
+                  credentials=credentials)
     except CompileError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)

@@ -19,8 +19,15 @@ from pydantic import ValidationError
 
 from nopflow.blocks import Block, BlockConfig, CheckContext, all_blocks, block_types, get_block
 from nopflow.engine import expressions as ex
+from nopflow.engine.credential_refs import (
+    CredentialCatalog,
+    CredentialRef,
+    catalog_problems,
+    node_credential_refs,
+)
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
+from nopflow.model.credentials import missing_credential_message
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,13 @@ class Plan:
     #: nodes run by the top-level scheduler (not inside any loop body)
     top_level: list[str]
     ancestors: Ancestors
+    #: every use of a stored credential (the run resolves these names before it starts)
+    credentials: list[CredentialRef] = field(default_factory=list)
+
+    @property
+    def credential_names(self) -> list[str]:
+        """Names of the credentials this plan uses, sorted."""
+        return sorted({ref.name for ref in self.credentials})
 
     def preds(self, node_id: str) -> list[str]:
         """Distinct predecessor ids, in edge order."""
@@ -159,6 +173,17 @@ def _widget_fields(block: type[Block], widget: str) -> tuple[str, ...]:
         if isinstance(info.json_schema_extra, dict)
         and info.json_schema_extra.get("widget") == widget
     )
+
+
+@cache
+def _credential_fields(block: type[Block]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Config fields that name a credential, with the credential types each accepts."""
+    out = []
+    for name in _widget_fields(block, "credential"):
+        extra = block.Config.model_fields[name].json_schema_extra
+        types = extra.get("credential_types", ()) if isinstance(extra, dict) else ()
+        out.append((name, tuple(types)))  # type: ignore[arg-type]
+    return tuple(out)
 
 
 def bare_expression_fields(block: type[Block]) -> list[str]:
@@ -206,18 +231,25 @@ def _walk_config(config: dict[str, Any], node: Node, block: type[Block]) -> list
     return out
 
 
-def validate(wf: Workflow, project_dir: Path | None = None) -> list[Problem]:
-    """Every problem that keeps `wf` from running; empty when it can run."""
+def validate(wf: Workflow, project_dir: Path | None = None,
+             credentials: CredentialCatalog | None = None) -> list[Problem]:
+    """Every problem that keeps `wf` from running; empty when it can run.
+
+    With a credential catalog, credentials that do not exist (or have the wrong type or
+    fields) are problems too.
+    """
     try:
-        compile_workflow(wf, project_dir)
+        compile_workflow(wf, project_dir, credentials)
     except CompileError as exc:
         return exc.problems
     return []
 
 
-def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
+def compile_workflow(wf: Workflow, project_dir: Path | None = None,
+                     credentials: CredentialCatalog | None = None) -> Plan:
     """Build the plan, or raise `CompileError` listing every problem found."""
     problems: list[Problem] = []
+    cred_refs: list[CredentialRef] = []
     nodes: dict[str, CompiledNode] = {}
     seen: set[str] = set()
     check_ctx = CheckContext(project_dir=project_dir, python=wf.settings.python)
@@ -246,7 +278,15 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
         problems.extend(_walk_config(node.config, node, block))
         for msg in block.check(config, check_ctx):
             problems.append(Problem(msg, node_id=node.id, kind="check"))
+        refs, cred_problems = node_credential_refs(
+            node.id, templated_config(block, node.config), _credential_fields(block),
+            _widget_fields(block, "expression"))
+        cred_refs.extend(refs)
+        problems.extend(Problem(m, node_id=node.id, kind=k) for m, k in cred_problems)
         nodes[node.id] = CompiledNode(node=node, block=block, config=config)
+    if credentials is not None:
+        problems.extend(Problem(m, node_id=nid, kind=k)
+                        for nid, m, k in catalog_problems(cred_refs, credentials))
 
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(n.id for n in wf.nodes)
@@ -381,6 +421,7 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None) -> Plan:
         loops=loops,
         top_level=top_level,
         ancestors=ancestors,
+        credentials=cred_refs,
     )
 
 
@@ -496,3 +537,18 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
             seen.add(key)
             out.append(p)
     return out
+
+
+def resolved_credentials(
+    plan: Plan, given: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, str]]:
+    """The credentials a plan uses, taken from ``given``; CompileError naming each missing
+    one (before any node runs), so a run never starts without what it needs."""
+    missing = [ref for ref in plan.credentials if ref.name not in given]
+    if missing:
+        raise CompileError([
+            Problem(f"{ref.where}: {missing_credential_message(ref.name)}",
+                    node_id=ref.node_id, kind="credential-missing")
+            for ref in missing])
+    return {name: {str(k): str(v) for k, v in given[name].items()}
+            for name in plan.credential_names}

@@ -55,12 +55,14 @@ __all__ = [
     "MAX_EXPRESSION_LENGTH",
     "MAX_TEXT_LENGTH",
     "ROOTS",
+    "CredentialUse",
     "Expr",
     "ExpressionError",
     "ExpressionSyntaxError",
     "Scope",
     "Template",
     "check_value",
+    "credential_uses",
     "evaluate",
     "evaluate_condition",
     "is_template",
@@ -81,7 +83,7 @@ MAX_TEXT_LENGTH = 10_000_000
 _MAX_INT_BITS = 14_000
 """Integers larger than this (~4200 digits) are refused: they could not even be printed."""
 
-ROOTS = ("input", "vars", "prev", "node", "loop", "env")
+ROOTS = ("input", "vars", "prev", "node", "loop", "env", "creds")
 _ROOT_SET = frozenset(ROOTS)
 
 # name -> (min args, max args)
@@ -817,6 +819,8 @@ class Scope:
     nodes: Mapping[str, Any] = field(default_factory=dict)  # node id -> output
     loop: Mapping[str, Any] | None = None  # None outside a loop body
     env: Mapping[str, str] | None = None  # None = os.environ
+    #: credentials the run resolved: name -> {field: value} (only the names it references)
+    creds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class _Missing:
@@ -876,6 +880,8 @@ class _Evaluator:
             return scope.prev
         if name == "env":
             return os.environ if scope.env is None else scope.env
+        if name == "creds":
+            return scope.creds
         if name == "loop":
             if scope.loop is None:
                 self.fail("$loop is only available inside a loop body", node)
@@ -1355,3 +1361,60 @@ def roots_used(value: object, *, bare: bool = False) -> set[str]:
     for expr in _expressions(value, bare):
         roots |= expr.roots
     return roots
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialUse:
+    """One `$creds.NAME.FIELD` in a config value (``context`` names the field path)."""
+
+    name: str
+    field: str
+    context: str
+
+
+def _credential_uses(expr: Expr) -> Iterator[tuple[str | None, str | None, str | None, int]]:
+    """(name, field, problem, position) for every `$creds` use in ``expr``."""
+    full: set[int] = set()
+    for node in _walk(expr.node):
+        if not (isinstance(node, _Get) and isinstance(node.obj, _Get)):
+            continue
+        inner = node.obj
+        if not (isinstance(inner.obj, _Root) and inner.obj.name == "creds"):
+            continue
+        full.add(id(inner.obj))
+        name, key = inner.key, node.key
+        if not (isinstance(name, _Literal) and isinstance(name.value, str)
+                and isinstance(key, _Literal) and isinstance(key.value, str)):
+            yield (None, None, "$creds needs a credential and a field written out "
+                   "($creds.NAME.FIELD), not computed ones", node.pos)
+            continue
+        yield (name.value, key.value, None, node.pos)
+    for node in _walk(expr.node):
+        if isinstance(node, _Root) and node.name == "creds" and id(node) not in full:
+            yield (None, None, "use $creds.NAME.FIELD: a whole credential (or all of them) "
+                   "cannot be read at once", node.pos)
+
+
+def credential_uses(
+    value: object, context: str = "", *, bare: bool = False
+) -> tuple[list[CredentialUse], list[ExpressionError]]:
+    """Every `$creds.NAME.FIELD` inside ``value``, and the uses that are not of that form.
+
+    The run resolves exactly these names before it starts, so names must be literal.
+    """
+    uses: list[CredentialUse] = []
+    errors: list[ExpressionError] = []
+    for text, ctx in _strings(value, context):
+        if "$creds" not in text:
+            continue
+        try:
+            exprs = (parse_condition(text),) if bare else parse_template(text).expressions
+        except ExpressionError:
+            continue  # reported by check_value
+        for expr in exprs:
+            for name, fld, problem, pos in _credential_uses(expr):
+                if problem is not None:
+                    errors.append(ExpressionError(problem, expr.source, pos, ctx))
+                elif name is not None and fld is not None:
+                    uses.append(CredentialUse(name, fld, ctx))
+    return uses, errors

@@ -38,7 +38,7 @@ import networkx as nx
 
 from nopflow.blocks import Block
 from nopflow.engine import expressions as ex
-from nopflow.engine.compiler import Plan, compile_workflow
+from nopflow.engine.compiler import Plan, compile_workflow, resolved_credentials
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 from nopflow.engine.events import (
     EventBus,
@@ -202,9 +202,12 @@ class Run:
         executor: Executor | None = None,
         env: Mapping[str, str] | None = None,
         run_id: str | None = None,
+        credentials: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         pdir = Path(project_dir) if project_dir is not None else None
         plan = workflow if isinstance(workflow, Plan) else compile_workflow(workflow, pdir)
+        #: the credentials this run uses (resolved by the caller, in this process)
+        self._creds = resolved_credentials(plan, credentials or {})
         wf = plan.workflow
         self.plan = plan
         self.workflow = wf
@@ -228,7 +231,8 @@ class Run:
         self._env = env
         #: hides the run's secret values in everything that leaves it (events, logs,
         #: `result()`, history, the editor's panels)
-        self.redactor = Redactor(run_secrets(wf.secret_inputs(), self.inputs, {}))
+        self.redactor = Redactor(run_secrets(wf.secret_inputs(), self.inputs, {})).with_values(
+            v for fields in self._creds.values() for v in fields.values())
         self._cancel_requested = False
         self._stopped = False
         self._any_failed = False
@@ -709,7 +713,8 @@ class Run:
             record=rec,
             prev=prev,
             by_node=by_node,
-            scope=ex.Scope(self.inputs, self.vars, prev, g.scope_nodes, g.loop, self._env),
+            scope=ex.Scope(self.inputs, self.vars, prev, g.scope_nodes, g.loop, self._env,
+                           self._creds),
             attempt=n,
             settings=self.workflow.settings,
             services=self,

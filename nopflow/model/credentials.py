@@ -81,3 +81,10 @@ def implied_type(fields: Iterable[str]) -> str:
     if "private_key" in present:
         return "ssh_key"
     return "generic"
+
+
+def missing_credential_message(name: str) -> str:
+    """How to add a credential that a workflow names but nobody stored (CLI and editor)."""
+    return (f"credential '{name}' does not exist: add it with "
+            f"'nopflow creds set {name} --type TYPE' (or File ▸ Credentials in the editor), "
+            f"or set {ENV_PREFIX}{env_token(name)}_<FIELD> variables")

@@ -27,6 +27,7 @@ from nopflow.model.credentials import (
     is_secret,
     is_valid_field,
     is_valid_name,
+    missing_credential_message,
     required_fields,
 )
 from nopflow.model.fileio import atomic_write_text
@@ -246,9 +247,7 @@ class CredentialStore:
     @staticmethod
     def missing_message(name: str) -> str:
         """How to add a credential that a workflow names but nobody stored."""
-        return (f"credential {name!r} does not exist: add it with "
-                f"'nopflow creds set {name} --type TYPE' (or in the editor: "
-                f"File ▸ Credentials), or set {ENV_PREFIX}{env_token(name)}_<FIELD> variables")
+        return missing_credential_message(name)
 
     def set(self, name: str, cred_type: str, values: Mapping[str, str]) -> None:
         """Store a credential: secrets into the keyring, the rest into the list file."""
@@ -291,3 +290,21 @@ def keyring_backend_name() -> str:
     """The keyring in use, for messages ('SecretService Keyring'); raises when none."""
     backend = _keyring().get_keyring()
     return getattr(backend, "name", type(backend).__name__)
+
+
+def catalog(store: CredentialStore | None = None):  # type: ignore[no-untyped-def]
+    """What the compiler may ask: a name's (type, fields), or None (no keyring access)."""
+    store = store or CredentialStore()
+    infos = {i.name: i for i in store.list()}
+
+    def lookup(name: str) -> tuple[str, tuple[str, ...]] | None:
+        info = infos.get(name) or store.info(name)
+        return None if info is None else (info.type, info.fields)
+
+    return lookup
+
+
+def resolve(names: list[str], store: CredentialStore | None = None) -> dict[str, dict[str, str]]:
+    """The field values of each named credential (keyring reads happen here, once per run)."""
+    store = store or CredentialStore()
+    return {name: store.get(name)[1] for name in names}
