@@ -91,6 +91,12 @@ def stable_id_for(path: str) -> str:
 
 def parse_workflow(data: bytes | str, path: str | None = None) -> Workflow:
     """Decode, migrate and validate a workflow document; raise `WorkflowFileError` on any fault."""
+    return workflow_from_document(decode_json_file(data, path), path)
+
+
+def decode_json_file(data: bytes | str, path: str | None = None) -> Any:
+    """Strict JSON of a file's bytes (UTF-8, no NaN, bounded size and nesting); raise
+    `WorkflowFileError` naming what is wrong. Also reads the editor's autosave copies."""
     if isinstance(data, bytes):
         if len(data) > MAX_FILE_BYTES:
             raise WorkflowFileError(
@@ -120,7 +126,7 @@ def parse_workflow(data: bytes | str, path: str | None = None) -> Workflow:
         raise WorkflowFileError(path, "invalid JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. int() digit limits
         raise WorkflowFileError(path, f"invalid JSON: {exc}") from None
-    return workflow_from_document(doc, path)
+    return doc
 
 
 def workflow_from_document(doc: Any, path: str | None = None) -> Workflow:

@@ -3,7 +3,8 @@
 A few seconds after the last change the document is written to `autosave_dir()` (atomic,
 in a worker thread so a big workflow never stalls typing). A clean close deletes the copy;
 so a copy that is still there at start-up, newer than its file, means a crash — and the
-window offers to recover it. Each copy records which file it belongs to (or none).
+window offers to recover it. Each copy records which file it belongs to (or none). A copy
+that cannot be read back is renamed out of the way and reported, never fatal.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer
 
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, atomic_write_text, dump_workflow, workflow_from_document
+from nopflow.model.fileio import decode_json_file
 from nopflow.storage.locations import autosave_dir
 
 DELAY_MS = 3000
@@ -104,38 +106,84 @@ class Recovery:
     workflow: Workflow
 
 
-def read_copy(path: Path) -> Recovery | None:
-    """Parse one autosave copy; None if it is unreadable (it is then left alone)."""
+@dataclass
+class SetAside:
+    """A copy that could not be used: renamed out of the way (never deleted) and why."""
+
+    path: Path
+    moved_to: Path | None  # None: it could not even be renamed
+    reason: str
+
+
+class DamagedCopy(Exception):
+    """An autosave copy that cannot be recovered; `str()` says why."""
+
+
+def read_copy(path: Path) -> Recovery:
+    """Parse one autosave copy; raise `DamagedCopy` when it is unusable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != AUTOSAVE_FORMAT:
-            return None
-        wf = workflow_from_document(data["workflow"], str(path))
-        return Recovery(path, data.get("file"), float(data.get("saved_at", 0)), wf)
-    except (OSError, ValueError, KeyError, TypeError, NopflowError):
-        return None
+        data = path.read_bytes()
+        doc = decode_json_file(data, str(path))
+        if not isinstance(doc, dict) or doc.get("format") != AUTOSAVE_FORMAT:
+            raise DamagedCopy("not an autosave copy of nopflow")
+        file, saved_at = doc.get("file"), doc.get("saved_at", 0)
+        if file is not None and not isinstance(file, str):
+            raise DamagedCopy("its 'file' is not a path")
+        if isinstance(saved_at, bool) or not isinstance(saved_at, (int, float)):
+            raise DamagedCopy("its 'saved_at' is not a time")
+        wf = workflow_from_document(doc.get("workflow"), str(path))
+    except NopflowError as exc:
+        raise DamagedCopy(str(exc).removeprefix(f"{path}: ")) from None
+    except OSError as exc:
+        raise DamagedCopy(f"cannot be read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise DamagedCopy("nested too deeply") from None
+    return Recovery(path, file, float(saved_at), wf)
 
 
-def find_recovery(file: str | None) -> Recovery | None:
+def set_aside(path: Path, reason: str) -> SetAside:
+    """Rename an unusable copy beside itself (`….autosave.json.unusable-TIME`), so it is
+    neither offered again nor lost."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(100):
+        target = path.with_name(f"{path.name}.unusable-{stamp}" + (f"-{n}" if n else ""))
+        if target.exists():
+            continue
+        try:
+            os.rename(path, target)
+        except OSError:
+            return SetAside(path, None, reason)
+        return SetAside(path, target, reason)
+    return SetAside(path, None, reason)
+
+
+def find_recovery(file: str | None) -> tuple[Recovery | None, list[SetAside]]:
     """The autosave of `file` if it is newer than the file; for no file, the newest untitled
-    copy. Reads one small folder; called once at start-up."""
-    folder = autosave_dir()
+    copy. Unusable copies met on the way are set aside and returned, for the user to be
+    told. Reads one small folder; called once at start-up."""
+    aside: list[SetAside] = []
+
+    def usable(path: Path) -> Recovery | None:
+        try:
+            return read_copy(path)
+        except DamagedCopy as exc:
+            aside.append(set_aside(path, str(exc)))
+            return None
+
     if file:
         path = autosave_path(file, "")
-        if not path.is_file():
-            return None
-        rec = read_copy(path)
+        rec = usable(path) if path.is_file() else None
         if rec is None:
-            return None
+            return None, aside
         try:
             if os.path.getmtime(file) >= rec.saved_at:
-                return None  # the file was saved after the copy
+                return None, aside  # the file was saved after the copy
         except OSError:
             pass
-        return rec
+        return rec, aside
     best: Recovery | None = None
-    for path in folder.glob("untitled-*.autosave.json"):
-        rec = read_copy(path)
+    for path in autosave_dir().glob("untitled-*.autosave.json"):
+        rec = usable(path)
         if rec is not None and (best is None or rec.saved_at > best.saved_at):
             best = rec
-    return best
+    return best, aside

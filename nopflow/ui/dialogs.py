@@ -49,6 +49,15 @@ def show_error(parent: QWidget | None, title: str, text: str) -> None:
     QMessageBox.critical(parent, title, text)
 
 
+def show_notice(parent: QWidget | None, title: str, text: str) -> QMessageBox:
+    """Tell the user something went wrong without stopping them (non-modal, stays open)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                      parent)
+    box.setModal(False)
+    box.show()
+    return box
+
+
 def open_path(parent: QWidget | None, folder: str = "") -> str | None:
     """Ask for a workflow file to open."""
     path, _ = QFileDialog.getOpenFileName(parent, "Open workflow", folder, FILE_FILTER)

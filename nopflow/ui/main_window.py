@@ -30,7 +30,7 @@ from nopflow.engine.compiler import Problem
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, load_workflow, save_workflow
 from nopflow.ui import clipboard, dialogs
-from nopflow.ui.autosave import Autosaver, find_recovery
+from nopflow.ui.autosave import Autosaver, SetAside, find_recovery
 from nopflow.ui.document import WorkflowDocument
 from nopflow.ui.editor import Editor
 from nopflow.ui.inspector import Inspector
@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._close_confirmed = False  # closing was agreed to; only background work remains
         #: why editing outside the canvas is locked (a run is in progress), or None
         self.edit_lock: str | None = None
+        self.notice: QWidget | None = None  # the last non-modal notice shown
         self.editor = Editor(WorkflowDocument(), self)
         self.doc = self.editor.doc
         self.scene = self.editor.scene
@@ -411,7 +412,8 @@ class MainWindow(QMainWindow):
         if ask and not self.maybe_save():
             return False
         path = os.path.abspath(path)
-        rec = find_recovery(path)
+        rec, aside = find_recovery(path)
+        self._tell_set_aside(aside)
         if rec is not None:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
             if dialogs.ask_recover(self, Path(path).name, when):
@@ -432,7 +434,8 @@ class MainWindow(QMainWindow):
 
     def recover_untitled(self) -> bool:
         """At start-up without a file: offer the newest unsaved document's autosave."""
-        rec = find_recovery(None)
+        rec, aside = find_recovery(None)
+        self._tell_set_aside(aside)
         if rec is None:
             return False
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
@@ -442,6 +445,19 @@ class MainWindow(QMainWindow):
             return True
         rec.path.unlink(missing_ok=True)
         return False
+
+    def _tell_set_aside(self, aside: list[SetAside]) -> None:
+        """Unusable autosave copies were renamed out of the way: say so, without a modal."""
+        if not aside:
+            return
+        lines = []
+        for a in aside:
+            where = (f"It was set aside as {a.moved_to}." if a.moved_to else
+                     f"It could not be moved and stays at {a.path}.")
+            lines.append(f"An autosave copy could not be used ({a.reason}). {where}")
+        text = "\n\n".join(lines)
+        self.output.appendPlainText(text)
+        self.notice = dialogs.show_notice(self, "Autosave copy unusable", text)
 
     def save(self) -> bool:
         """File ▸ Save (Save As for a new document)."""

@@ -87,7 +87,7 @@ def test_autosave_recovery_after_crash(qtbot, dialog_log, tmp_workflow):
     # crash: the window goes away without a clean close (no shutdown, copy stays)
     win.undo.setClean()
     win.hide()
-    assert find_recovery(str(tmp_workflow)) is not None
+    assert find_recovery(str(tmp_workflow))[0] is not None
 
     dialog_log.recover = True
     win2 = MainWindow()
