@@ -259,7 +259,7 @@ class WorkflowDocument(QObject):
         self.changed.emit()
 
     def update_header(self, **fields: Any) -> None:
-        """Replace workflow-level fields: name, settings, variables, inputs."""
+        """Replace workflow-level fields: name, settings, variables, inputs (id: Save As)."""
         self._head = self._head.model_copy(update=fields)
         self.workflowChanged.emit()
         self.changed.emit()

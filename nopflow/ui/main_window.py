@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from nopflow.engine.compiler import Problem
 from nopflow.errors import NopflowError
-from nopflow.model import Workflow, load_workflow, save_workflow
+from nopflow.model import Workflow, load_workflow, new_id, save_workflow
 from nopflow.ui import clipboard, dialogs
 from nopflow.ui.autosave import Autosaver, SetAside, find_recovery
 from nopflow.ui.document import WorkflowDocument
@@ -466,19 +466,29 @@ class MainWindow(QMainWindow):
         return self._write(self.path)
 
     def save_as(self) -> bool:
-        """File ▸ Save As; appends `.nopflow.json` when the name has no .json suffix."""
+        """File ▸ Save As; appends `.nopflow.json` when the name has no .json suffix.
+
+        Saving a file under another name makes a copy, and a copy gets its own workflow id:
+        history is kept per id, so the copy's runs never mix with the original's.
+        """
         suggestion = self.path or str(Path.home() / f"{self.doc.header.name or 'Untitled'}")
         path = dialogs.save_path(self, suggestion)
         if not path:
             return False
-        return self._write(path)
+        is_copy = self.path is not None and os.path.abspath(path) != self.path
+        return self._write(path, new_workflow_id=is_copy)
 
-    def _write(self, path: str) -> bool:
+    def _write(self, path: str, new_workflow_id: bool = False) -> bool:
+        wf = self.doc.snapshot()
+        if new_workflow_id:
+            wf = wf.model_copy(update={"id": new_id()})
         try:
-            save_workflow(self.doc.snapshot(), path)
+            save_workflow(wf, path)
         except NopflowError as exc:
             dialogs.show_error(self, "Cannot save workflow", str(exc))
             return False
+        if new_workflow_id:  # not an edit: the file's identity, so not on the undo stack
+            self.doc.update_header(id=wf.id)
         self.autosaver.discard()
         self.path = os.path.abspath(path)
         self._recovered = False

@@ -179,3 +179,24 @@ def test_open_window_with_file_argument(qtbot, dialog_log, tmp_workflow):
     qtbot.addWidget(win)
     assert win.path == str(Path(tmp_workflow).resolve())
     assert set(win.scene.nodes) == {"start", "calc", "out"}
+
+
+def test_save_as_gives_the_copy_its_own_workflow_id(window, dialog_log, tmp_workflow):
+    from nopflow.model import load_workflow
+
+    assert window.open_file(str(tmp_workflow))
+    original = window.doc.header.id
+    assert window.save()  # plain Save keeps the id
+    assert load_workflow(tmp_workflow).id == original
+    copy = tmp_workflow.with_name("copy.nopflow.json")
+    dialog_log.save_to = str(copy)
+    assert window.save_as()
+    assert window.path == str(copy) and not window.isWindowModified()
+    new = load_workflow(copy).id
+    assert new != original and window.doc.header.id == new
+    assert load_workflow(tmp_workflow).id == original  # the original file is untouched
+    window.undo.undo()  # nothing to undo: the new id is not an edit
+    assert window.doc.header.id == new and window.undo.count() == 0
+    dialog_log.save_to = str(copy)  # Save As onto itself is not a copy
+    assert window.save_as()
+    assert load_workflow(copy).id == new

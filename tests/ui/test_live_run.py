@@ -743,3 +743,28 @@ def test_undo_history_and_opening_files_are_locked_during_a_run(window, qtbot, a
     assert window.act_undo.text() == "&Undo Add note"
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=opened_row)
     assert len(window.doc.notes) == 0 and window.act_redo.isEnabled()
+
+
+def test_runs_of_a_saved_as_copy_are_kept_apart_from_the_original(window, qtbot, aloop,
+                                                                  tmp_path, dialog_log):
+    wf = workflow([{"id": "wait", "type": "delay", "config": {"seconds": 0}}],
+                  [("start", "wait")])
+    original = open_saved(window, tmp_path, wf)
+    window.live.history_dock.show()
+    window.run_actions["run"].trigger()
+    wait_idle(window, qtbot)
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    dialog_log.save_to = str(tmp_path / "copy.nopflow.json")
+    assert window.save_as()
+    qtbot.waitUntil(lambda: window.live.history.workflow_id == window.doc.header.id,
+                    timeout=5000)
+    assert window.doc.header.id != wf.id
+    qtbot.wait(200)
+    assert window.live.history.runs == []  # the copy starts with no history
+    window.run_actions["run"].trigger()
+    wait_idle(window, qtbot)
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)
+    assert len(HistoryStore().list_runs(wf.id)) == 1  # the original's runs: just its own
+    assert len(HistoryStore().list_runs(window.doc.header.id)) == 1
+    assert window.open_file(str(original))
+    qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)

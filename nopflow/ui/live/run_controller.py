@@ -283,6 +283,8 @@ class LiveRunController(QObject):
         self._select_timer.timeout.connect(self._show_selected)
         win.scene.selectionChanged.connect(self._select_timer.start)
         win.doc.reset.connect(self._on_reset)
+        win.doc.workflowChanged.connect(  # Save As gave the copy its own id (and history)
+            lambda: self.history.set_workflow(win.doc.header.id))
         win.doc.changed.connect(self._update_actions)
         self.history.set_workflow(win.doc.header.id)
         self._update_actions()
