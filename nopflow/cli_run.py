@@ -5,7 +5,7 @@ this run; `dask` without an address starts a LocalCluster on 127.0.0.1 and close
 
 Progress goes to stderr (one line per node state change, plus a bar on a terminal); stdout
 carries only machine output (`--json` result or `--events` lines), so both can be piped.
-SIGINT/SIGTERM cancel the run cleanly: children are killed, history records `cancelled`,
+SIGINT/SIGTERM/SIGHUP cancel the run cleanly: children are killed, history records `cancelled`,
 exit code 1.
 """
 
@@ -19,7 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from nopflow.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from nopflow.cli import (
+    CANCEL_SIGNALS,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EarlySignals,
+    plural,
+    quiet_broken_pipe,
+)
 from nopflow.cli import first_line as _first_line
 
 _SYMBOLS = {
@@ -55,6 +63,7 @@ class ProgressPrinter:
         self.stream = stream
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._bar_shown = False
+        self.broken = False
 
     def __call__(self, event: Any) -> None:
         kind = event.kind
@@ -66,7 +75,7 @@ class ProgressPrinter:
                        f"{event.delay_s:.2f}s{err}")
         elif kind == "node_log":
             self._line(f"    {event.node_id} | {event.line}")
-        elif kind == "progress" and self.tty:
+        elif kind == "progress" and self.tty and not self.broken:
             width = 24
             filled = int(width * event.done / max(1, event.total))
             bar = "#" * filled + "." * (width - filled)
@@ -95,11 +104,27 @@ class ProgressPrinter:
         return text
 
     def _line(self, text: str) -> None:
-        if self._bar_shown:
-            self.stream.write("\r\033[K")
-            self._bar_shown = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        if self.broken:
+            return
+        try:
+            if self._bar_shown:
+                self.stream.write("\r\033[K")
+                self._bar_shown = False
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):  # stderr piped into `head`: stop writing
+            self.broken = True
+
+
+class _FinishWatcher:
+    """Keeps the (redacted) reason a run ended, for the one line `--quiet` still prints."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "run_finished":
+            self.error = event.error
 
 
 class EventPrinter:
@@ -117,61 +142,11 @@ class EventPrinter:
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             self.broken = True
+            quiet_broken_pipe()
 
 
 def _err(message: str) -> None:
     print(f"nopflow: {message}", file=sys.stderr)
-
-
-_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM) if s is not None)
-
-
-class _EarlySignals:
-    """Remembers SIGINT/SIGTERM that arrive before the run's loop handles them.
-
-    A Ctrl+C while the workflow is still loading must still end as a `cancelled` run in
-    history (exit 1), not as a KeyboardInterrupt traceback or a lost run.
-    """
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _EarlySignals:
-        for sig in _SIGNALS:
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except (ValueError, OSError):  # not the main thread
-                pass
-        return self
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        self.received.append(signum)
-
-    def reinstall(self) -> None:
-        """After the loop's handlers go: a late signal (a second Ctrl+C) is only noted."""
-        for sig in self._old:
-            try:
-                signal.signal(sig, self._handle)
-            except (ValueError, OSError):
-                pass
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.received:
-            # The process is only exiting now, after a clean cancel. Ignore late signals:
-            # interpreter shutdown resets Python-level handlers to the default (die by
-            # signal), but leaves an ignored signal ignored.
-            for sig in self._old:
-                try:
-                    signal.signal(sig, signal.SIG_IGN)
-                except (ValueError, OSError):
-                    pass
-            return
-        for sig, old in self._old.items():
-            try:
-                signal.signal(sig, old)
-            except (ValueError, OSError, TypeError):
-                pass
 
 
 async def _start_executor(run: Any, executor: Any, quiet: bool) -> None:
@@ -196,7 +171,7 @@ async def _start_executor(run: Any, executor: Any, quiet: bool) -> None:
         print(f"  dask: running scripts on {executor.describe()}", file=sys.stderr, flush=True)
 
 
-async def _execute(run: Any, recorder: Any, early: _EarlySignals, executor: Any = None,
+async def _execute(run: Any, recorder: Any, early: EarlySignals, executor: Any = None,
                    quiet: bool = False) -> None:
     loop = asyncio.get_running_loop()
     installed: list[int] = []
@@ -204,7 +179,7 @@ async def _execute(run: Any, recorder: Any, early: _EarlySignals, executor: Any 
         early.received.append(sig)
         run.cancel()  # idempotent: a second Ctrl+C changes nothing
 
-    for sig in _SIGNALS:
+    for sig in CANCEL_SIGNALS:
         try:
             loop.add_signal_handler(sig, on_signal, sig)
             installed.append(sig)
@@ -227,13 +202,8 @@ async def _execute(run: Any, recorder: Any, early: _EarlySignals, executor: Any 
             early.reinstall()  # ... so put back one that only takes note
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run a workflow headless; returns the exit code."""
-    with _EarlySignals() as early:
-        return _cmd_run(args, early)
-
-
-def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
+def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
+    """Run a workflow headless; returns the exit code. ``early`` holds signals seen so far."""
     from nopflow.engine.compiler import CompileError, compile_workflow
     from nopflow.engine.runner import Run
     from nopflow.errors import NopflowError
@@ -291,24 +261,29 @@ def _cmd_run(args: argparse.Namespace, early: _EarlySignals) -> int:
     except CompileError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
-        n = len(exc.problems)
-        _err(f"{args.file}: {n} problem{'s' if n != 1 else ''}; nothing was run")
+        _err(f"{args.file}: {plural(len(exc.problems), 'problem')}; nothing was run")
         return EXIT_INVALID
     except NopflowError as exc:
         _err(str(exc))
         return EXIT_INVALID
-    if not getattr(args, "quiet", False):
+    quiet = bool(getattr(args, "quiet", False))
+    finished = _FinishWatcher()
+    run.events.subscribe(finished)
+    if not quiet:
         run.events.subscribe(ProgressPrinter(run, sys.stderr))
     if getattr(args, "events", False):
         run.events.subscribe(EventPrinter(sys.stdout))
     store = HistoryStore()
     recorder = HistoryRecorder(run, store)
-    asyncio.run(_execute(run, recorder, early, executor, bool(getattr(args, "quiet", False))))
+    asyncio.run(_execute(run, recorder, early, executor, quiet))
+    if quiet and run.state.value != "completed":
+        why = f": {_first_line(finished.error)}" if finished.error else ""
+        _err(f"run {run.state.value}{why}")
     # store warnings and recorder errors were logged (once) as they happened
     if getattr(args, "json", False):
         try:
             sys.stdout.write(json.dumps(run.result(), ensure_ascii=False, default=str) + "\n")
             sys.stdout.flush()
         except BrokenPipeError:
-            pass
+            quiet_broken_pipe()
     return EXIT_OK if run.state.value == "completed" else EXIT_FAILED

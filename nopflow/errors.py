@@ -15,6 +15,8 @@ class WorkflowFileError(NopflowError):
     """A workflow file that cannot be read, parsed or validated.
 
     The message names the file and, where known, the line/column or JSON path and the node id.
+    ``more`` are further problems of the same file (validation reports every problem at
+    once); the message then has one line per problem.
     """
 
     def __init__(
@@ -24,14 +26,17 @@ class WorkflowFileError(NopflowError):
         *,
         json_path: str | None = None,
         node_id: str | None = None,
+        more: list[WorkflowFileError] | None = None,
     ) -> None:
         self.path = path
         self.json_path = json_path
         self.node_id = node_id
         self.detail = message
+        self.problems: list[WorkflowFileError] = [self, *(more or [])]
         parts = [path or "<workflow>"]
         if json_path:
             parts.append(json_path)
         where = ": ".join(parts)
         node = f" (node {node_id})" if node_id else ""
-        super().__init__(f"{where}{node}: {message}")
+        self.line = f"{where}{node}: {message}"
+        super().__init__("\n".join(p.line for p in self.problems))

@@ -121,7 +121,7 @@ def test_usage_errors_exit_2(tmp_path: Path, data_dir: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_cancels_run_and_kills_children(tmp_path: Path, data_dir: Path,
                                                sig: signal.Signals) -> None:
     code = "import os, sys, time\nprint(os.getpid(), file=sys.stderr, flush=True)\ntime.sleep(60)\n"
@@ -221,3 +221,32 @@ def test_a_data_folder_that_is_a_file_is_a_clear_error(tmp_path: Path,
     proc = nopflow("run", str(path), "--json")  # the run itself still works
     assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "completed"
     assert proc.stderr.count("is a file, not a folder") == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_while_still_starting_cancels_cleanly(tmp_path: Path, data_dir: Path) -> None:
+    # -X importtime prints a line as each module finishes importing: the Ctrl+C lands at a
+    # known moment of start-up (parsing the command line, importing the engine).
+    path = write_wf(tmp_path, [{"id": "wait", "type": "delay", "config": {"seconds": 60}}],
+                    [("start", "wait")])
+    markers = ["argparse", "logging", "asyncio", "pydantic"]
+    for marker in markers:
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "nopflow", "run", str(path)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        )
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("import time:") and line.split("|")[-1].strip() == marker:
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail(f"{marker} was never imported")
+        _out, rest = proc.communicate(timeout=30)
+        err = "".join(seen) + rest
+        assert proc.returncode == 1, (marker, err[-2000:])
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, (marker, err[-2000:])
+    runs = json.loads(nopflow("history", str(path), "--json").stdout)
+    assert [r["status"] for r in runs] == ["cancelled"] * len(markers)

@@ -164,13 +164,14 @@ def workflow_from_document(doc: Any, path: str | None = None) -> Workflow:
     try:
         return Workflow.model_validate(doc)
     except ValidationError as exc:
-        problems = _describe_validation_error(exc)
-        loc, msg = problems[0]
-        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if (
-            len(problems) > 1
-        ) else ""
+        found = [
+            WorkflowFileError(path, msg, json_path=json_path(loc), node_id=_node_id_at(doc, loc))
+            for loc, msg in _describe_validation_error(exc)
+        ]
+        first = found[0]
         raise WorkflowFileError(
-            path, msg + more, json_path=json_path(loc), node_id=_node_id_at(doc, loc)
+            path, first.detail, json_path=first.json_path, node_id=first.node_id,
+            more=found[1:],
         ) from None
     except RecursionError:
         raise WorkflowFileError(path, "document is nested too deeply") from None
