@@ -25,3 +25,9 @@ def number_or_template(value: object, field: str, minimum: float = 0) -> None:
         value = number
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < minimum:
         raise ValueError(f"'{field}' must be {minimum:g} or more")
+
+
+def credential(*types: str) -> dict[str, object]:
+    """Hint for a field that names a stored credential of one of ``types`` (DESIGN.md §11):
+    the inspector shows a picker, the compiler checks the name and type."""
+    return {"widget": "credential", "credential_types": list(types)}

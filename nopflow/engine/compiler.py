@@ -27,7 +27,7 @@ from nopflow.engine.credential_refs import (
 )
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
-from nopflow.model.credentials import missing_credential_message
+from nopflow.model.credentials import Credential, missing_credential_message
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Problem:
     node_id: str | None = None
     edge_id: str | None = None
     kind: str = "invalid"
+    #: what the problem is about besides the node (a missing credential's name)
+    subject: str | None = None
 
     def __str__(self) -> str:
         if self.node_id is not None:
@@ -285,8 +287,8 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
         problems.extend(Problem(m, node_id=node.id, kind=k) for m, k in cred_problems)
         nodes[node.id] = CompiledNode(node=node, block=block, config=config)
     if credentials is not None:
-        problems.extend(Problem(m, node_id=nid, kind=k)
-                        for nid, m, k in catalog_problems(cred_refs, credentials))
+        problems.extend(Problem(m, node_id=nid, kind=k, subject=name)
+                        for nid, m, k, name in catalog_problems(cred_refs, credentials))
 
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(n.id for n in wf.nodes)
@@ -540,15 +542,14 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def resolved_credentials(
-    plan: Plan, given: Mapping[str, Mapping[str, str]]
-) -> dict[str, dict[str, str]]:
+    plan: Plan, given: Mapping[str, Credential]
+) -> dict[str, Credential]:
     """The credentials a plan uses, taken from ``given``; CompileError naming each missing
     one (before any node runs), so a run never starts without what it needs."""
     missing = [ref for ref in plan.credentials if ref.name not in given]
     if missing:
         raise CompileError([
             Problem(f"{ref.where}: {missing_credential_message(ref.name)}",
-                    node_id=ref.node_id, kind="credential-missing")
+                    node_id=ref.node_id, kind="credential-missing", subject=ref.name)
             for ref in missing])
-    return {name: {str(k): str(v) for k, v in given[name].items()}
-            for name in plan.credential_names}
+    return {name: given[name] for name in plan.credential_names}

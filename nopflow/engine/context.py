@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from nopflow.engine.executor import ScriptOutcome, ScriptRequest
     from nopflow.engine.state import NodeRecord
     from nopflow.model import Node, Settings
+    from nopflow.model.credentials import Credential
 
 
 class NodeFailure(NopflowError):
@@ -64,6 +65,8 @@ class RunServices(Protocol):
         ...
 
     def set_vars(self, values: Mapping[str, Any]) -> None: ...
+
+    def credential(self, name: str) -> Credential: ...
 
     def log(self, node_id: str, line: str, stream: str = "stderr") -> None: ...
 
@@ -172,6 +175,10 @@ class NodeContext:
     def set_vars(self, values: Mapping[str, Any]) -> None:
         """Update `$vars` for nodes that start from now on."""
         self._services.set_vars(values)
+
+    def credential(self, name: str) -> Credential:
+        """A credential this node's `credential` field names (resolved before the run)."""
+        return self._services.credential(name)
 
     def log(self, line: str, stream: str = "stderr") -> None:
         """Add a line to the node's log (an event, and the record's tail)."""

@@ -64,9 +64,9 @@ def node_credential_refs(
 
 
 def catalog_problems(refs: Iterable[CredentialRef],
-                     catalog: CredentialCatalog) -> list[tuple[str, str, str]]:
-    """(node_id, message, kind) for references the catalog cannot satisfy."""
-    out: list[tuple[str, str, str]] = []
+                     catalog: CredentialCatalog) -> list[tuple[str, str, str, str]]:
+    """(node_id, message, kind, name) for references the catalog cannot satisfy."""
+    out: list[tuple[str, str, str, str]] = []
     known: dict[str, tuple[str, tuple[str, ...]] | None] = {}
     for ref in refs:
         if ref.name not in known:
@@ -74,16 +74,17 @@ def catalog_problems(refs: Iterable[CredentialRef],
         found = known[ref.name]
         if found is None:
             out.append((ref.node_id, f"{ref.where}: {missing_credential_message(ref.name)}",
-                        "credential-missing"))
+                        "credential-missing", ref.name))
             continue
         cred_type, fields = found
         if ref.types and cred_type not in ref.types:
             out.append((ref.node_id,
                         f"{ref.where}: credential '{ref.name}' is a {cred_type} credential; "
-                        f"this field takes {' or '.join(ref.types)}", "credential"))
+                        f"this field takes {' or '.join(ref.types)}", "credential", ref.name))
         if ref.field is not None and CREDENTIAL_TYPES.get(cred_type) is not None \
                 and ref.field not in fields:
             out.append((ref.node_id,
                         f"{ref.where}: credential '{ref.name}' ({cred_type}) has no field "
-                        f"'{ref.field}' (its fields: {', '.join(fields)})", "credential"))
+                        f"'{ref.field}' (its fields: {', '.join(fields)})", "credential",
+                        ref.name))
     return out

@@ -61,6 +61,7 @@ from nopflow.engine.executor import (
 from nopflow.engine.retry import run_with_retries
 from nopflow.engine.state import AttemptRecord, NodeRecord, NodeState, RunState
 from nopflow.model import RetryPolicy, Workflow
+from nopflow.model.credentials import Credential
 from nopflow.model.redact import REDACTED, Redactor, run_secrets
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ class Run:
         executor: Executor | None = None,
         env: Mapping[str, str] | None = None,
         run_id: str | None = None,
-        credentials: Mapping[str, Mapping[str, str]] | None = None,
+        credentials: Mapping[str, Credential] | None = None,
     ) -> None:
         pdir = Path(project_dir) if project_dir is not None else None
         plan = workflow if isinstance(workflow, Plan) else compile_workflow(workflow, pdir)
@@ -232,7 +233,8 @@ class Run:
         #: hides the run's secret values in everything that leaves it (events, logs,
         #: `result()`, history, the editor's panels)
         self.redactor = Redactor(run_secrets(wf.secret_inputs(), self.inputs, {})).with_values(
-            v for fields in self._creds.values() for v in fields.values())
+            v for cred in self._creds.values() for v in cred.fields.values())
+        self._cred_scope = {name: dict(c.fields) for name, c in self._creds.items()}
         self._cancel_requested = False
         self._stopped = False
         self._any_failed = False
@@ -497,6 +499,15 @@ class Run:
             )
         return results
 
+    def credential(self, name: str) -> Credential:
+        """A credential the plan references (the compiler made sure it was resolved)."""
+        try:
+            return self._creds[name]
+        except KeyError:
+            raise NodeFailure(f"credential '{name}' was not resolved for this run: name it "
+                              "in a credential field or $creds.NAME.FIELD",
+                              error_type="CredentialError") from None
+
     def set_vars(self, values: Mapping[str, Any]) -> None:
         """Copy-on-write so scopes already handed out keep the values they started with."""
         self.vars = {**self.vars, **values}
@@ -714,7 +725,7 @@ class Run:
             prev=prev,
             by_node=by_node,
             scope=ex.Scope(self.inputs, self.vars, prev, g.scope_nodes, g.loop, self._env,
-                           self._creds),
+                           self._cred_scope),
             attempt=n,
             settings=self.workflow.settings,
             services=self,

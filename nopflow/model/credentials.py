@@ -7,7 +7,8 @@ field accepts some types; no I/O here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 #: type -> its fields in order (None: `generic`, any fields)
 CREDENTIAL_TYPES: dict[str, tuple[str, ...] | None] = {
@@ -88,3 +89,12 @@ def missing_credential_message(name: str) -> str:
     return (f"credential '{name}' does not exist: add it with "
             f"'nopflow creds set {name} --type TYPE' (or File ▸ Credentials in the editor), "
             f"or set {ENV_PREFIX}{env_token(name)}_<FIELD> variables")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A resolved credential as a run holds it (in memory only, never written)."""
+
+    name: str
+    type: str
+    fields: Mapping[str, str]

@@ -21,6 +21,7 @@ from nopflow.model.credentials import (
     CREDENTIAL_TYPES,
     ENV_PREFIX,
     MIN_SECRET_LENGTH,
+    Credential,
     env_token,
     fields_of,
     implied_type,
@@ -304,7 +305,11 @@ def catalog(store: CredentialStore | None = None):  # type: ignore[no-untyped-de
     return lookup
 
 
-def resolve(names: list[str], store: CredentialStore | None = None) -> dict[str, dict[str, str]]:
-    """The field values of each named credential (keyring reads happen here, once per run)."""
+def resolve(names: list[str], store: CredentialStore | None = None) -> dict[str, Credential]:
+    """Each named credential with its values (keyring reads happen here, once per run)."""
     store = store or CredentialStore()
-    return {name: store.get(name)[1] for name in names}
+    out = {}
+    for name in names:
+        cred_type, values = store.get(name)
+        out[name] = Credential(name, cred_type, values)
+    return out

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.editor, self)
         self.problems = ProblemsPanel(self)
         self.problems.nodeRequested.connect(self.view.center_on_node)
+        self.problems.credentialRequested.connect(lambda name: self.show_credentials(name))
         self.output = QPlainTextEdit(self)
         self.output.setReadOnly(True)
         self.output.setPlaceholderText("Run output appears here.")

@@ -14,7 +14,9 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from nopflow.engine.compiler import Problem, validate
+from nopflow.engine.credential_refs import CredentialCatalog
 from nopflow.model import Workflow
+from nopflow.storage.credentials import CredentialError, catalog
 from nopflow.ui.theme import icon
 
 DEBOUNCE_MS = 300
@@ -26,6 +28,14 @@ class _Result(QObject):
     done = Signal(int, list)
 
 
+def _catalog() -> CredentialCatalog | None:
+    """The vault's names and types for validation (a broken list file: no credential check)."""
+    try:
+        return catalog()
+    except CredentialError:
+        return None
+
+
 class _ValidateJob(QRunnable):
     def __init__(self, gen: int, wf: Workflow, project_dir: Path | None, out: _Result) -> None:
         super().__init__()
@@ -33,7 +43,7 @@ class _ValidateJob(QRunnable):
 
     def run(self) -> None:
         try:
-            problems = validate(self.wf, self.project_dir)
+            problems = validate(self.wf, self.project_dir, credentials=_catalog())
         except Exception as exc:  # a validator bug must not kill the editor
             problems = [Problem(f"validation failed: {exc}", kind="internal")]
         self.out.done.emit(self.gen, problems)
@@ -97,9 +107,11 @@ def by_node(
 
 
 class ProblemsPanel(QTreeWidget):
-    """The problems list in the log dock; double-click a row to go to its node."""
+    """The problems list in the log dock; double-click a row to go to its node (or, for a
+    credential that does not exist, to create it)."""
 
     nodeRequested = Signal(str)
+    credentialRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,10 +140,17 @@ class ProblemsPanel(QTreeWidget):
             it.setIcon(0, warn)
             it.setToolTip(0, str(p))
             it.setData(0, Qt.ItemDataRole.UserRole, nid)
+            if p.kind == "credential-missing" and p.subject:
+                it.setData(1, Qt.ItemDataRole.UserRole, p.subject)
+                it.setText(0, f"{p.message} — double-click to create it")
         if len(problems) > MAX_ROWS:
             QTreeWidgetItem(self, [f"… and {len(problems) - MAX_ROWS} more problems", ""])
 
     def _open(self, item: QTreeWidgetItem) -> None:
+        missing = item.data(1, Qt.ItemDataRole.UserRole)
+        if missing:
+            self.credentialRequested.emit(missing)
+            return
         nid = item.data(0, Qt.ItemDataRole.UserRole)
         if nid:
             self.nodeRequested.emit(nid)

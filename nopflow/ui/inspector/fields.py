@@ -52,7 +52,7 @@ def field_kind(info: FieldInfo) -> str:
     """Which editor a field gets: code, json, expression, choice, bool, number or text."""
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     hint = extra.get("widget")
-    if hint in ("code", "json", "expression"):
+    if hint in ("code", "json", "expression", "credential"):
         return str(hint)
     members = [m for m in _flatten(info.annotation) if m is not type(None)]
     if len(members) == 1 and get_origin(members[0]) is Literal:
@@ -275,9 +275,89 @@ class CodeFieldEditor(_PlainTextField):
             self._set_text(text)
 
 
+class CredentialEditor(FieldEditor):
+    """A picker of stored credentials of the types the field accepts, with New…."""
+
+    NEW = "\x00new"
+
+    def __init__(self, name: str, info: FieldInfo, parent: QWidget | None = None) -> None:
+        super().__init__(name, info, parent)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        self.types: list[str] = list(extra.get("credential_types") or [])  # type: ignore[arg-type]
+        self._value: Any = MISSING
+        combo = QComboBox(self)
+        combo.setObjectName(f"credential_{name}")
+        combo.activated.connect(self._picked)
+        self._finish(combo)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the credential names (off the GUI thread)."""
+        from nopflow.storage.credentials import CredentialStore
+        from nopflow.ui.background import run_in_background
+
+        run_in_background(self, CredentialStore().list, self._fill,
+                          lambda exc: self.set_error(str(exc)))
+
+    def _fill(self, infos: list[Any]) -> None:
+        combo = self.editor
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("(none)", None)
+        for i in infos:
+            if not self.types or i.type in self.types:
+                combo.addItem(f"{i.name}  ({i.type})", i.name)
+        kinds = " or ".join(self.types) if self.types else "credential"
+        combo.addItem(f"New {kinds}…", self.NEW)
+        combo.blockSignals(False)
+        self._show()
+
+    def _show(self) -> None:
+        value = None if self._value is MISSING else self._value
+        i = self.editor.findData(value)
+        if i < 0 and value:  # named but not stored: keep the name visible
+            self.editor.insertItem(1, f"{value}  (missing)", value)
+            i = 1
+        self.editor.setCurrentIndex(max(0, i))
+
+    def _picked(self, index: int) -> None:
+        data = self.editor.itemData(index)
+        if data == self.NEW:
+            self._new()
+            return
+        self._value = data if data else MISSING
+        self.edited.emit()
+
+    def _new(self) -> None:
+        from nopflow.ui.credentials_dialog import CredentialsDialog
+
+        dlg = CredentialsDialog(self.window(), preset_type=self.types[0] if self.types else "")
+        self.dialog = dlg
+
+        def created() -> None:
+            name = dlg.name_edit.text().strip()
+            if name:
+                self._value = name
+                self.edited.emit()
+            self.refresh()
+
+        dlg.changed.connect(created)
+        dlg.finished.connect(lambda _r: self._show())
+        dlg.open()
+
+    def value(self) -> Any:
+        return self._value
+
+    def set_value(self, value: Any) -> None:
+        self._value = MISSING if value is None else value
+        self._show()
+
+
 def make_editor(name: str, info: FieldInfo, parent: QWidget | None = None) -> FieldEditor:
     """The right editor for a config field."""
     kind = field_kind(info)
+    if kind == "credential":
+        return CredentialEditor(name, info, parent)
     if kind == "code":
         return CodeFieldEditor(name, info, parent)
     if kind == "json":

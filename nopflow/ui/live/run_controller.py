@@ -45,6 +45,9 @@ from PySide6.QtWidgets import (
 
 from nopflow.engine.compiler import CompileError, compile_workflow
 from nopflow.engine.events import NodeRetryScheduled, NodeStateChanged, RunFinished
+from nopflow.storage.credentials import CredentialError
+from nopflow.storage.credentials import catalog as credential_catalog
+from nopflow.storage.credentials import resolve as resolve_credentials
 from nopflow.storage.history import HistoryRecorder, HistoryStore, RunRecord
 from nopflow.storage.locations import scratch_project_dir
 from nopflow.ui.items.node_item import NodeItem
@@ -78,6 +81,13 @@ def _carried(src_state: str | None, dst_state: str | None, fired: Any, port: str
     its target started."""
     return (src_state in _PRODUCED and dst_state in _STARTED
             and (fired is None or port in fired))
+
+
+def _compile_and_resolve(wf: Any, project_dir: Path | None) -> tuple[Any, dict[str, Any]]:
+    """Compile (credentials checked against the vault) and read the credentials it uses;
+    runs on a worker thread: the keyring may be slow or ask to be unlocked."""
+    plan = compile_workflow(wf, project_dir, credentials=credential_catalog())
+    return plan, resolve_credentials(plan.credential_names)
 
 
 async def drain_background(timeout: float = 10.0) -> None:
@@ -409,14 +419,18 @@ class LiveRunController(QObject):
         recorder: HistoryRecorder | None = None
         try:
             try:
-                plan = await loop.run_in_executor(None, compile_workflow, wf, project_dir)
+                plan, credentials = await loop.run_in_executor(
+                    None, _compile_and_resolve, wf, project_dir)
             except CompileError as exc:
                 self._compile_failed(exc)
+                return
+            except CredentialError as exc:
+                self.show_error(str(exc))
                 return
             if project_dir is None:
                 project_dir = await loop.run_in_executor(None, scratch_project_dir, wf.id)
             run = Run(plan, inputs=values, project_dir=project_dir,
-                      executor=self._shared_executor(wf))
+                      executor=self._shared_executor(wf), credentials=credentials)
             if self._cancel_pending:
                 run.cancel()  # cancelled while compiling: it ends before any node runs
             self.run = run
