@@ -114,7 +114,9 @@ class MainWindow(QMainWindow):
         # The stack's clean state is only updated after a command ran, so dirty tracking
         # and autosave follow the stack, not the document's signals.
         self.undo.indexChanged.connect(self._on_index_changed)
-        self.undo.cleanChanged.connect(lambda _c: self._update_title())
+        # bound methods, not lambdas: the stack signals while the window is destroyed,
+        # and only a method connection is dropped with its (half-deleted) window
+        self.undo.cleanChanged.connect(self._update_title)
         self.doc.workflowChanged.connect(self._update_title)
         self.view.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.view.nodeActivated.connect(lambda _n: self._focus_inspector())
@@ -183,7 +185,7 @@ class MainWindow(QMainWindow):
                                   [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for signal in (self.undo.canUndoChanged, self.undo.canRedoChanged,
                        self.undo.undoTextChanged, self.undo.redoTextChanged):
-            signal.connect(lambda _v: self._update_undo_actions())
+            signal.connect(self._update_undo_actions)
         self._update_undo_actions()
         canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
         self.act_cut = self._act("Cu&t", lambda: clipboard.cut_selection(self.editor), K.Cut)
@@ -313,7 +315,7 @@ class MainWindow(QMainWindow):
         self.history_view.setToolTip(f"Undo is off while {reason}" if reason else "")
         self._update_undo_actions()
 
-    def _update_undo_actions(self) -> None:
+    def _update_undo_actions(self, *_changed: object) -> None:
         locked = self.edit_lock is not None
         for act, verb, can, text in (
                 (self.act_undo, "Undo", self.undo.canUndo(), self.undo.undoText()),
@@ -339,7 +341,7 @@ class MainWindow(QMainWindow):
         """The file name, or the workflow name for a new document."""
         return Path(self.path).name if self.path else (self.doc.header.name or "Untitled")
 
-    def _update_title(self) -> None:
+    def _update_title(self, *_changed: object) -> None:
         self.setWindowTitle(f"{self.display_name()}[*] — nopflow")
         self.setWindowModified(self.is_modified())
 
@@ -532,9 +534,6 @@ class MainWindow(QMainWindow):
         self._save_layout()
         self.validator.wait(3000)
         self.autosaver.discard()
-        # Destroying the window clears its undo stack, whose signals would then reach
-        # this half-deleted window.
-        self.undo.blockSignals(True)
 
     # ------------------------------------------------------------------ recent files
 

@@ -108,3 +108,29 @@ def test_quit_after_a_run_is_silent_and_leaves_no_process(tmp_path, answer):
              if line.strip() and line.strip() != QT_OFFSCREEN_NOISE]
     assert noise == [], "\n".join(noise)
     assert [p for p in sandbox if alive(p)] == []
+
+
+DESTROYED_UNCLOSED = r"""
+from PySide6.QtCore import QPointF
+from nopflow.ui.app import make_app
+from nopflow.ui.main_window import MainWindow
+app = make_app()
+w = MainWindow()
+w.show()
+w.editor.add_note(QPointF(0, 0))
+w.editor.add_note(QPointF(0, 80))
+w.undo.undo()  # something to undo and to redo: the stack signals when it is destroyed
+app.processEvents()
+print('DONE', flush=True)
+"""
+
+
+def test_a_window_destroyed_without_closing_is_silent(tmp_path):
+    """The session ends without a close event: destroying the window says nothing."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", DESTROYED_UNCLOSED], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert "DONE" in proc.stdout, proc.stderr[-3000:]
+    noise = [line for line in proc.stderr.splitlines()
+             if line.strip() and line.strip() != QT_OFFSCREEN_NOISE]
+    assert noise == [], "\n".join(noise)
