@@ -112,3 +112,8 @@ class Block:
     async def run(self, ctx: NodeContext) -> NodeResult:
         """Do the node's work; every block type implements it (the registry checks)."""
         raise NotImplementedError(f"block type {self.type!r} does not implement run")
+
+    async def aclose(self) -> None:
+        """Release what the block kept for its run (a connection pool); called once when the
+        run ends. A Run makes one instance per block type, so instance state is per run."""
+

@@ -30,6 +30,7 @@ ENTRY_POINT_GROUP = "nopflow.blocks"
 BUILTIN = (
     "nopflow.blocks.condition:ConditionBlock",
     "nopflow.blocks.delay:DelayBlock",
+    "nopflow.blocks.http:HttpBlock",
     "nopflow.blocks.loop:LoopBlock",
     "nopflow.blocks.merge:MergeBlock",
     "nopflow.blocks.output:OutputBlock",

@@ -38,12 +38,15 @@ class NodeFailure(NopflowError):
         error_type: str | None = None,
         traceback: str | None = None,
         stderr_tail: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.error_type = error_type or "NodeError"
         self.traceback = traceback
         self.stderr_tail = stderr_tail
+        #: the wait the other side asked for (HTTP Retry-After) before the next attempt
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)

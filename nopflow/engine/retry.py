@@ -41,10 +41,13 @@ async def run_with_retries(
     failed: Callable[[T], bool],
     sleep: Callable[[float], Awaitable[None]],
     on_retry: Callable[[int, float, T], None],
+    wait_hint: Callable[[T], float | None] | None = None,
 ) -> T:
     """Call ``attempt(n)`` for n = 1, 2, … until it succeeds or attempts run out.
 
     ``on_retry(next_attempt, delay_s, last_outcome)`` is called before each backoff.
+    ``wait_hint(outcome)`` may name the wait the other side asked for (Retry-After); it
+    replaces the backoff, capped at the policy's ``max_delay_s``.
     Returns the last outcome (a failed one when every attempt failed). Cancellation
     propagates out of both an attempt and a backoff.
     """
@@ -62,9 +65,17 @@ async def run_with_retries(
         number += 1
         return await attempt(number)
 
+    exponential = backoff(policy)
+
+    def wait(state: RetryCallState) -> float:
+        hint = wait_hint(state.outcome.result()) if wait_hint and state.outcome else None
+        if hint is not None:
+            return max(0.0, min(float(hint), policy.max_delay_s))
+        return exponential(state)
+
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts),
-        wait=backoff(policy),
+        wait=wait,
         retry=retry_if_result(failed),
         sleep=sleep,
         before_sleep=before_sleep,

@@ -170,6 +170,10 @@ def _failed(outcome: _Attempt) -> bool:
     return outcome.failure is not None
 
 
+def _retry_after(outcome: _Attempt) -> float | None:
+    return outcome.failure.retry_after_s if outcome.failure is not None else None
+
+
 async def _await_despite_cancel(aw: Awaitable[Any]) -> Any:
     """Await cleanup to the end even if our task is cancelled again meanwhile."""
     task = asyncio.ensure_future(aw)
@@ -249,6 +253,7 @@ class Run:
         self._done_nodes: set[str] = set()
         self._descendants: dict[str, set[str]] = {}
         blocks: dict[type[Block], Block] = {}
+        self._blocks = blocks
         self._static: dict[str, _Static] = {}
         for nid in plan.order:
             cls = plan.nodes[nid].block
@@ -677,7 +682,8 @@ class Run:
                                                     error=err))
 
         try:
-            outcome = await run_with_retries(st.retry, attempt, _failed, self.sleep, on_retry)
+            outcome = await run_with_retries(st.retry, attempt, _failed, self.sleep, on_retry,
+                                             _retry_after)
         except asyncio.CancelledError:
             g.status[nid] = _CANCELLED
             self._end_timing(rec, loop, t_first)
@@ -867,6 +873,11 @@ class Run:
                 await self._executor.aclose()
         except Exception:
             log.exception("closing the executor failed")
+        for block in self._blocks.values():
+            try:
+                await block.aclose()
+            except Exception:
+                log.exception("closing block %s failed", block.type)
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
         if self.events.active:

@@ -35,7 +35,7 @@ def block_mime(block_type: str) -> QMimeData:
     return mime
 
 
-CATEGORY_ORDER = ("Flow", "Code", "Data")
+CATEGORY_ORDER = ("Flow", "Code", "Data", "Web", "System", "Files", "AI")
 
 
 def ordered_blocks() -> list:  # type: ignore[type-arg]

@@ -56,7 +56,8 @@ def state_icon_name(state: str | None) -> str:
     return "state-" + _RUN_STATE_BADGES.get(state or "", state or "pending")
 
 
-CATEGORY_COLORS = {"Flow": "#2E9E5B", "Code": "#3572A5", "Data": "#C2477A"}
+CATEGORY_COLORS = {"Flow": "#2E9E5B", "Code": "#3572A5", "Data": "#C2477A", "Web": "#1F7A8C",
+                   "System": "#6B5B95", "Files": "#B8860B", "AI": "#8E44AD"}
 
 
 @dataclass

@@ -58,7 +58,7 @@ BROKEN_EPS = {
 
 def test_builtins_are_found_without_any_plugin() -> None:
     assert set(block_types()) == {"start", "python", "condition", "loop", "merge", "delay",
-                                  "set", "output"}
+                                  "set", "output", "http"}
     assert block_origin("python") == "nopflow"
     assert plugin_problems() == []
 
