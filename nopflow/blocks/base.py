@@ -113,6 +113,15 @@ class Block:
         """Do the node's work; every block type implements it (the registry checks)."""
         raise NotImplementedError(f"block type {self.type!r} does not implement run")
 
+    #: what `test_credential` needs besides the credential (e.g. "URL"); None: no test
+    credential_test: ClassVar[str | None] = None
+
+    @classmethod
+    def test_credential(cls, credential: Any, target: str) -> str:
+        """Try a credential the way this block would use it (blocking; the editor runs it
+        off the GUI thread); a line saying what happened, NopflowError when it failed."""
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         """Release what the block kept for its run (a connection pool); called once when the
         run ends. A Run makes one instance per block type, so instance state is per run."""

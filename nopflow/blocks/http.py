@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from nopflow.blocks.base import Block, BlockConfig, Port
 from nopflow.blocks.fields import JSON, credential
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
+from nopflow.errors import NopflowError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 #: a response body larger than this is an error, not a memory blow-up in the app
@@ -136,6 +137,33 @@ class HttpBlock(Block):
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         return {"method": "GET", "url": "https://example.com/api"}
+
+    credential_test = "URL"
+
+    @classmethod
+    def test_credential(cls, credential: Any, target: str) -> str:
+        """GET ``target`` with the credential, as a node would send it."""
+        import httpx
+
+        url = target.strip()
+        try:
+            _check_url(url)
+        except ValueError as exc:
+            raise NopflowError(str(exc)) from None
+        request: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        _authorise(credential, request, headers)
+        try:
+            response = httpx.get(url, headers=headers, timeout=15, follow_redirects=True,
+                                 **request)
+        except httpx.HTTPError as exc:
+            raise NopflowError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+        line = f"HTTP {response.status_code} {response.reason_phrase} from {response.url}"
+        if response.status_code in (401, 403):
+            raise NopflowError(f"{line}: the server refused this credential")
+        if response.status_code >= 400:
+            raise NopflowError(line)
+        return line
 
     def client(self) -> Any:
         """The run's shared client (created on first use, closed by `aclose`)."""

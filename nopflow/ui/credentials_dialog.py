@@ -28,11 +28,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nopflow.model.credentials import CREDENTIAL_TYPES, fields_of, is_secret
+from nopflow.blocks import Block, all_blocks
+from nopflow.model.credentials import CREDENTIAL_TYPES, Credential, fields_of, is_secret
 from nopflow.storage.credentials import CredentialInfo, CredentialStore
 from nopflow.ui.background import run_in_background
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole
+
+
+def credential_tester(cred_type: str) -> type[Block] | None:
+    """A block that can try a credential of this type (e.g. http with a URL), if any."""
+    for block in all_blocks():
+        if block.credential_test is None:
+            continue
+        for info in block.Config.model_fields.values():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            if extra.get("widget") == "credential" and cred_type in (
+                    extra.get("credential_types") or ()):
+                return block
+    return None
 
 
 class SecretField(QWidget):
@@ -130,6 +144,13 @@ class CredentialsDialog(QDialog):
         self.status = QLabel(self)
         self.status.setObjectName("credential_status")
         self.status.setWordWrap(True)
+        self.test_target = QLineEdit(self)
+        self.test_target.setObjectName("credential_test_target")
+        self.test_button = QPushButton("Test", self)
+        self.test_button.clicked.connect(self.test_current)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_target, 1)
+        test_row.addWidget(self.test_button)
         self.save_button = QPushButton("Save", self)
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save_current)
@@ -138,6 +159,7 @@ class CredentialsDialog(QDialog):
         right.addLayout(self.fields_form)
         right.addLayout(extra)
         right.addStretch(1)
+        right.addLayout(test_row)
         right.addWidget(self.status)
         right.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignRight)
 
@@ -213,6 +235,12 @@ class CredentialsDialog(QDialog):
         self.add_field_button.setVisible(generic)
         for f in fields_of(cred_type) or ():
             self._add_row(f, is_secret(cred_type, f))
+        tester = credential_tester(cred_type)
+        self.test_target.setVisible(tester is not None)
+        self.test_button.setVisible(tester is not None)
+        if tester is not None:
+            self.test_target.setPlaceholderText(
+                f"{tester.credential_test} to try it on ({tester.title} block)")
 
     def _add_row(self, field: str, secret: bool) -> SecretField:
         row = SecretField(field, secret, self)
@@ -285,6 +313,18 @@ class CredentialsDialog(QDialog):
 
         self.show_status("Saving…")
         self._run(lambda: self.store.set(name, cred_type, values), done)
+
+    def test_current(self) -> None:
+        """Try the form's values (saved or not) the way a block would use them."""
+        cred_type = self.type_box.currentText()
+        tester = credential_tester(cred_type)
+        if tester is None:
+            return
+        cred = Credential(self.name_edit.text().strip() or "test", cred_type, self.values())
+        target = self.test_target.text()
+        self.show_status(f"Testing with the {tester.title} block…")
+        self._run(lambda: tester.test_credential(cred, target),
+                  lambda line: self.show_status(f"Works: {line}"))
 
     def delete_current(self) -> None:
         item = self.list.currentItem()

@@ -102,3 +102,40 @@ def test_file_menu_opens_credentials_preset_for_a_missing_name(qtbot, secret_ser
     dlg.close()
     win.undo.setClean()
     win.close()
+
+
+def test_test_button_tries_the_credential_against_a_real_server(qtbot, dialog):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # type: ignore[no-untyped-def]
+            pass
+
+        def do_GET(self) -> None:
+            ok = self.headers.get("Authorization") == f"Bearer {SECRET}"
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        dialog.type_box.setCurrentText("token")
+        assert dialog.test_button.isVisibleTo(dialog)
+        dialog.test_target.setText(f"http://127.0.0.1:{httpd.server_address[1]}/me")
+        dialog._rows["token"].set_text(SECRET)
+        dialog.test_button.click()
+        qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
+        assert dialog.status.text().startswith("Works: HTTP 200 OK")
+        dialog._rows["token"].set_text("wrong-token")
+        dialog.test_button.click()
+        qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
+        assert "refused this credential" in dialog.status.text()
+        dialog.type_box.setCurrentText("ssh_key")  # no block can test it (yet)
+        assert not dialog.test_button.isVisibleTo(dialog)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
