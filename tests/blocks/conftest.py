@@ -50,3 +50,31 @@ def install_dist(tmp_path: Path) -> Iterator[InstallDist]:
     for module in modules:
         sys.modules.pop(module, None)
     registry.rediscover()
+
+
+@pytest.fixture
+def editor(qtbot, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A factory of shown editor windows; no modal question can block the test."""
+    pytest.importorskip("PySide6")
+    from nopflow.ui import dialogs
+    from nopflow.ui.main_window import MainWindow
+
+    asked: list[str] = []
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *a: asked.append("unsaved") or "discard")
+    monkeypatch.setattr(dialogs, "ask_recover", lambda *a: asked.append("recover") or False)
+    monkeypatch.setattr(dialogs, "show_error", lambda *a: asked.append(f"error: {a[1:]}"))
+    windows = []
+
+    def make():  # type: ignore[no-untyped-def]
+        win = MainWindow()
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win._recovered = False
+        win.undo.setClean()
+        win.close()

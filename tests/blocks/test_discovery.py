@@ -9,8 +9,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from nopflow.blocks import block_origin, block_types, get_block, plugin_problems
 
 #: the `install_dist` fixture (tests/blocks/conftest.py)
@@ -111,17 +109,11 @@ def test_cli_warns_about_a_broken_plugin_and_still_works(install_dist: InstallDi
     assert version.returncode == 0 and version.stderr == ""
 
 
-def test_editor_says_which_plugin_was_skipped(install_dist: InstallDist, qtbot) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("PySide6")
-    from nopflow.ui.main_window import MainWindow
-
+def test_editor_says_which_plugin_was_skipped(install_dist: InstallDist, editor) -> None:  # type: ignore[no-untyped-def]
     install_dist("nopflow-t-broken", {"import_error": "nopflow_t_import:Block"},
                  {"nopflow_t_import": BROKEN["nopflow_t_import"]})
     install_dist("nopflow-t-good", {"shout": "nopflow_t_good:Shout"}, {"nopflow_t_good": GOOD})
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = editor()
     note = win.palette.plugin_note
     assert note.isVisible()
     assert note.text().startswith("⚠ 1 block plugin could not be loaded:\n• block plugin "
@@ -129,5 +121,3 @@ def test_editor_says_which_plugin_was_skipped(install_dist: InstallDist, qtbot) 
                                   "nopflow-t-broken 0.1) was skipped: cannot load it")
     assert win.palette.items["shout"].text(0) == "Shout"
     assert win.palette.items["shout"].parent().text(0) == "Text"
-    win.undo.setClean()
-    win.close()
