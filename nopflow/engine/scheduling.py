@@ -1,0 +1,348 @@
+"""Readiness-driven scheduling of a run's nodes (DESIGN.md §4): groups, counts, settling.
+
+Every node keeps a count of unfinished predecessors; when a node finishes, its successors'
+counts drop and a successor whose count reaches zero starts at once (or is `skipped` when
+none of its incoming edges is live). There are no level barriers and no scans over all
+nodes, so the cost per node is constant.
+
+A *group* is one set of nodes scheduled together: the top level, or one iteration of a
+loop body (the body's direct members, with `$loop` and the item flowing out of the loop's
+body port). Groups nest through loop nodes, whose block asks the run to run the body.
+
+Cancellation uses task cancellation, which interrupts any await at once; a group then
+waits until its tasks have cleaned up (child processes killed) before it reports back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from nopflow.engine.compiler import Plan
+from nopflow.engine.events import NodeStateChanged, Progress
+from nopflow.engine.state import NodeRecord, NodeState
+from nopflow.model import RetryPolicy
+
+if TYPE_CHECKING:
+    from nopflow.blocks import Block
+    from nopflow.engine.runner import Run
+
+_SUCCESS = NodeState.SUCCESS
+_ERROR = NodeState.ERROR
+_SKIPPED = NodeState.SKIPPED
+_CANCELLED = NodeState.CANCELLED
+_RUNNING = NodeState.RUNNING
+
+#: (members in plan order, the same as a set, initial unfinished-predecessor counts)
+GroupShape = tuple[list[str], frozenset[str], dict[str, int]]
+#: starts one node's task: (group, node, $prev, live upstream outputs by node id)
+NodeStarter = Callable[["Group", "NodePlan", Any, dict[str, Any]], Awaitable[None]]
+
+
+class NodePlan:
+    """What the run needs about a node, computed once per run (not per start)."""
+
+    __slots__ = (
+        "block",
+        "body_ports",
+        "config",
+        "error_mode",
+        "id",
+        "in_edges",
+        "node",
+        "retry",
+        "succs",
+    )
+
+    def __init__(self, plan: Plan, nid: str, block: Block) -> None:
+        cn = plan.nodes[nid]
+        self.id = nid
+        self.node = cn.node
+        self.config = cn.config
+        self.block = block
+        self.in_edges = tuple(cn.in_edges)
+        self.succs = tuple(dict.fromkeys(e.target for e in cn.out_edges))
+        self.error_mode = cn.node.error_mode or plan.workflow.settings.error_mode
+        self.retry: RetryPolicy = cn.node.retry
+        #: ports whose reach runs once per item: such a node waits for its body slot-free
+        self.body_ports: frozenset[str] = (
+            frozenset({"body"}) if cn.node.type == "loop" else frozenset()
+        )
+
+
+class Group:
+    """Runtime state of one scheduling group (top level or one loop iteration)."""
+
+    __slots__ = (
+        "aborted",
+        "blocked",
+        "continued",
+        "entered",
+        "external",
+        "finished",
+        "iteration",
+        "loop",
+        "member_set",
+        "members",
+        "outputs",
+        "pending",
+        "ports",
+        "remaining",
+        "scope_nodes",
+        "started",
+        "status",
+        "stop_failure",
+        "tasks",
+    )
+
+    def __init__(
+        self,
+        shape: GroupShape,
+        scope_parent: Mapping[str, Any] | None,
+        loop: dict[str, Any] | None,
+        external: dict[str, Any],
+        iteration: int | None,
+    ) -> None:
+        members, member_set, remaining = shape
+        self.members = members
+        self.member_set = member_set
+        self.remaining = dict(remaining)
+        self.outputs: dict[str, Any] = {}
+        self.scope_nodes: Mapping[str, Any] = (
+            self.outputs if scope_parent is None else ChainMap(self.outputs, scope_parent)
+        )
+        self.status: dict[str, NodeState] = {}
+        self.ports: dict[str, frozenset[str] | None] = {}
+        self.continued: set[str] = set()
+        self.blocked: set[str] = set()
+        #: nodes whose task exists / whose task has begun running
+        self.started: set[str] = set()
+        self.entered: set[str] = set()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.pending = len(members)
+        self.finished = asyncio.Event()
+        self.aborted = False
+        #: (node id, message) of the failure that stopped this group (error mode `stop`)
+        self.stop_failure: tuple[str, str] | None = None
+        self.loop = loop
+        self.external = external
+        self.iteration = iteration
+
+
+async def await_despite_cancel(aw: Awaitable[Any]) -> Any:
+    """Await cleanup to the end even if our task is cancelled again meanwhile."""
+    task = asyncio.ensure_future(aw)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                return task.result()
+
+
+class Scheduler:
+    """Starts nodes as they become ready, settles them, aborts groups; owns node states."""
+
+    def __init__(self, run: Run) -> None:
+        plan = run.plan
+        self._run = run
+        self._events = run.events
+        self._nodes = run.nodes
+        self.plan = plan
+        #: set by the run: the coroutine that executes one node (node execution)
+        self.start_node: NodeStarter | None = None
+        self.top: Group | None = None
+        #: a top-level `stop` failure ended the run (unfinished nodes become cancelled)
+        self.stopped = False
+        self._done: set[str] = set()
+        self._descendants: dict[str, set[str]] = {}
+        #: one instance per block class in the plan (closed when the run ends)
+        self.blocks: dict[type[Block], Block] = {}
+        blocks = self.blocks
+        self.static: dict[str, NodePlan] = {}
+        for nid in plan.order:
+            cls = plan.nodes[nid].block
+            inst = blocks.get(cls)
+            if inst is None:
+                inst = blocks[cls] = cls()
+            self.static[nid] = NodePlan(plan, nid, inst)
+        #: members and initial predecessor counts per group kind (None = top level)
+        self.shapes: dict[str | None, GroupShape] = {None: self._shape(plan.top_level)}
+        for lid, body in plan.loops.items():
+            self.shapes[lid] = self._shape([n for n in plan.order if n in body.direct])
+
+    def _shape(self, members: list[str]) -> GroupShape:
+        member_set = frozenset(members)
+        remaining = {
+            nid: len({e.source for e in self.static[nid].in_edges if e.source in member_set})
+            for nid in members
+        }
+        return members, member_set, remaining
+
+    # ------------------------------------------------------------------ groups
+
+    async def run_top(self) -> None:
+        self.top = Group(self.shapes[None], None, None, {}, None)
+        await self.run_group(self.top)
+
+    async def run_group(self, g: Group) -> None:
+        """Start the group's ready nodes and wait until every member is finished."""
+        remaining = g.remaining
+        for nid in g.members:
+            if remaining[nid] == 0 and nid not in g.status and nid not in g.started:
+                if self.ready(g, nid):
+                    self.settle(g, nid)
+        if g.pending == 0:
+            return
+        try:
+            await g.finished.wait()
+        except asyncio.CancelledError:
+            self.abort(g)
+            await await_despite_cancel(g.finished.wait())
+            raise
+
+    def ready(self, g: Group, nid: str) -> bool:
+        """All predecessors finished: start the node, or skip it (returns True if skipped)."""
+        st = self.static[nid]
+        prev: Any = None
+        by_node: dict[str, Any] = {}
+        live = False
+        status = g.status
+        external = g.external
+        for e in st.in_edges:
+            src = e.source
+            if src in external:
+                if e.source_port not in self.static[src].body_ports:
+                    continue
+                value = external[src]
+            else:
+                s = status.get(src)
+                if s is _SUCCESS:
+                    ports = g.ports.get(src)
+                    if ports is not None and e.source_port not in ports:
+                        continue
+                elif not (s is _ERROR and src in g.continued):
+                    continue
+                value = g.outputs[src]
+            if not live:
+                prev = value
+                live = True
+            elif isinstance(prev, dict) and isinstance(value, dict):
+                prev = {**prev, **value}
+            else:
+                prev = value
+            by_node[src] = value
+        if st.in_edges and (not live or nid in g.blocked):
+            status[nid] = _SKIPPED
+            rec = self._nodes[nid]
+            if g.iteration is not None:
+                rec.reset_for_iteration(g.iteration)
+            self.set_state(rec, _SKIPPED, g)
+            return True
+        if not live:
+            prev = {}
+        g.started.add(nid)
+        assert self.start_node is not None
+        g.tasks[nid] = asyncio.ensure_future(self.start_node(g, st, prev, by_node))
+        return False
+
+    def settle(self, g: Group, nid: str) -> None:
+        """A node finished: count it and make ready successors run (iterative, no recursion)."""
+        stack = [nid]
+        members = g.member_set
+        remaining = g.remaining
+        static = self.static
+        while stack:
+            n = stack.pop()
+            g.pending -= 1
+            self.progress(n)
+            if g.aborted:
+                continue
+            for s in static[n].succs:
+                if s in members:
+                    left = remaining[s] - 1
+                    remaining[s] = left
+                    if left == 0 and self.ready(g, s):
+                        stack.append(s)
+        if g.pending <= 0:
+            g.finished.set()
+
+    def abort(self, g: Group) -> None:
+        """Stop a group: nodes not running become `cancelled`, running ones are cancelled."""
+        if g.aborted:
+            return
+        g.aborted = True
+        for nid in g.members:
+            if nid not in g.status and nid not in g.entered:
+                # never started, or its task has not begun: that task never runs its body
+                g.status[nid] = _CANCELLED
+                self.set_state(self._nodes[nid], _CANCELLED, g)
+                g.pending -= 1
+                self.progress(nid)
+        for task in list(g.tasks.values()):
+            task.cancel()
+        if g.pending <= 0:
+            g.finished.set()
+
+    def stop(self, g: Group, nid: str, message: str) -> None:
+        """Error mode `stop`: the failure ends the group (and the run, at the top level)."""
+        g.stop_failure = (nid, message)
+        if g is self.top:
+            self.stopped = True
+        self.abort(g)
+
+    def block_descendants(self, g: Group, nid: str) -> None:
+        """Error mode `skip-branch`: everything downstream of ``nid`` is skipped."""
+        found = self._descendants.get(nid)
+        if found is None:
+            found = self._descendants[nid] = nx.descendants(self.plan.graph, nid)
+        g.blocked |= found
+
+    # ------------------------------------------------------------------ node states
+
+    def progress(self, nid: str) -> None:
+        done = self._done
+        if nid not in done:
+            done.add(nid)
+            if self._events.active:
+                self._events.emit(Progress(self._run.id, time.time(), done=len(done),
+                                           total=len(self._nodes)))
+
+    def set_state(self, rec: NodeRecord, state: NodeState, g: Group | None = None) -> None:
+        """Set and announce a node's state. Parallel loop iterations share one record, so
+        the event's iteration comes from the scheduling group, not the record."""
+        rec.state = state
+        if self._events.active:
+            self._events.emit(
+                NodeStateChanged(
+                    self._run.id,
+                    time.time(),
+                    node_id=rec.node_id,
+                    state=state.value,
+                    attempt=rec.attempt,
+                    started_at=rec.started_at,
+                    ended_at=rec.ended_at if state is not _RUNNING else None,
+                    duration_ms=rec.duration_ms if state is not _RUNNING else None,
+                    error=self._run.redactor.text(rec.error) if state is _ERROR else None,
+                    error_type=rec.error_type if state is _ERROR else None,
+                    iteration=rec.iteration if g is None else g.iteration,
+                    ports=_event_ports(rec) if state is _SUCCESS else None,
+                )
+            )
+
+    def end_unfinished(self, state: NodeState) -> None:
+        """The run is over: nodes still pending or running get ``state``."""
+        for rec in self._nodes.values():
+            if rec.state is NodeState.PENDING or rec.state is _RUNNING:
+                self.set_state(rec, state)
+                self.progress(rec.node_id)
+
+
+def _event_ports(rec: NodeRecord) -> tuple[str, ...] | None:
+    ports = rec.details.get("ports")
+    return None if ports is None else tuple(ports)
