@@ -42,7 +42,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from nopflow.engine.events import EventBus, NodeStateChanged  # noqa: E402
 from nopflow.model import Workflow  # noqa: E402
-from nopflow.storage.history import HistoryStore, NodeRunRecord, RunRecord  # noqa: E402
+from nopflow.model.records import NodeRecordData  # noqa: E402
+from nopflow.storage.history import HistoryStore, RunRecord  # noqa: E402
 from nopflow.ui.items.node_item import NodeItem  # noqa: E402
 
 
@@ -153,10 +154,10 @@ async def history_open(win: Any, n: int, repeat: int) -> list[float]:
     rec = RunRecord(
         run_id="bench-run", workflow_id=wid, workflow_name="Live bench", status="failed",
         started_at="2030-01-01T00:00:00.000Z", duration_ms=4321,
-        nodes={nid: NodeRunRecord(status=rng.choice(("success", "success", "error",
-                                                       "skipped")),
-                                  duration_ms=rng.randrange(1, 900), attempts=1,
-                                  output={"i": i}, error=None)
+        nodes={nid: NodeRecordData(status=rng.choice(("success", "success", "error",
+                                                        "skipped")),
+                                   duration_ms=rng.randrange(1, 900), attempts=1,
+                                   output={"i": i}, error=None)
                for i, nid in enumerate(win.scene.nodes)})
     HistoryStore().record(rec)
     panel = win.live.history

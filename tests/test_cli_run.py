@@ -69,7 +69,9 @@ def test_run_json_result_shape(tmp_path: Path, data_dir: Path) -> None:
     assert result["outputs"] == {"greeting": "hello Ann", "n": {"a": [1]}}
     assert set(result["nodes"]) == {"start", "calc", "out"}
     for node in result["nodes"].values():
-        assert set(node) == {"status", "attempts", "duration_ms", "output", "error"}
+        assert set(node) == {"status", "attempts", "duration_ms", "output", "error",
+                             "source", "reused_from"}
+        assert node["source"] == "ran" and node["reused_from"] is None
     assert "✓ calc (Compute) success" in proc.stderr
     hist = nopflow("history", str(path), "--json")
     assert hist.returncode == 0

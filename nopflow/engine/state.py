@@ -1,8 +1,9 @@
 """Run and node states (DESIGN.md §4) and the mutable records the runner keeps per node.
 
 The records are plain slotted objects, written only by the runner on the event loop; front
-ends read them (the GUI inspector, the CLI's `--json`, the history writer) and follow
-changes through events instead of polling.
+ends follow changes through events and read a record through `NodeRecord.to_data()`, the
+one serialisable shape (`nopflow.model.records.NodeRecordData`) history, the CLI's
+``--json`` and the editor share.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
+
+from nopflow.model.records import NodeRecordData, attempt_entry, iso
 
 if TYPE_CHECKING:
     from nopflow.model.redact import Redactor
@@ -57,8 +60,10 @@ _TERMINAL_NODE = frozenset(
     {NodeState.SUCCESS, NodeState.ERROR, NodeState.SKIPPED, NodeState.CANCELLED}
 )
 
-#: How many stderr/log lines a node record keeps (history keeps the tail only).
+#: How many stderr/log lines a node record keeps while the run goes on.
 LOG_TAIL_LINES = 200
+#: How many of them its serialised shape keeps as ``stderr_tail`` (history, run views).
+KEPT_LOG_LINES = 50
 
 
 @dataclass(slots=True)
@@ -73,14 +78,8 @@ class AttemptRecord:
     error_type: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "attempt": self.attempt,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "duration_s": self.duration_s,
-            "error": self.error,
-            "error_type": self.error_type,
-        }
+        return attempt_entry(self.attempt, self.started_at, self.ended_at, self.duration_s,
+                             self.error, self.error_type)
 
 
 @dataclass(slots=True)
@@ -113,6 +112,9 @@ class NodeRecord:
     #: block-specific facts worth showing, e.g. a condition's decision
     details: dict[str, Any] = field(default_factory=dict)
     logs: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+    #: where the output came from: ran, cached, reused (from run ``reused_from``), pinned
+    source: str = "ran"
+    reused_from: str | None = None
 
     def reset_for_iteration(self, iteration: int) -> None:
         """Forget the previous iteration's result before the body runs this node again."""
@@ -129,15 +131,35 @@ class NodeRecord:
     def duration_ms(self) -> int | None:
         return None if self.duration_s is None else round(self.duration_s * 1000)
 
+    def to_data(self) -> NodeRecordData:
+        """The record in its one serialisable shape (a snapshot; the record goes on)."""
+        tail = self.stderr_tail
+        if not tail and self.logs:
+            tail = "\n".join(list(self.logs)[-KEPT_LOG_LINES:])
+        return NodeRecordData(
+            node_id=self.node_id,
+            title=self.title,
+            type=self.type,
+            status=self.state.value,
+            attempts=self.attempt,
+            attempt_log=tuple(a.to_dict() for a in self.attempts),
+            started_at=iso(self.started_at),
+            ended_at=iso(self.ended_at),
+            duration_ms=self.duration_ms,
+            inputs=self.inputs,
+            output=self.output,
+            error=self.error,
+            error_type=self.error_type,
+            traceback=self.traceback,
+            stderr_tail=tail,
+            iteration=self.iteration,
+            iterations=self.iterations,
+            details=dict(self.details),
+            source=self.source,
+            reused_from=self.reused_from,
+        )
+
     def summary(self, redactor: Redactor | None = None) -> dict[str, Any]:
         """The `--json` per-node shape (DESIGN.md §8), its values redacted by ``redactor``."""
-        output, error = self.output, self.error
-        if redactor is not None:
-            output, error = redactor.value(output), redactor.text(error)
-        return {
-            "status": self.state.value,
-            "attempts": self.attempt,
-            "duration_ms": self.duration_ms,
-            "output": output,
-            "error": error,
-        }
+        data = self.to_data()
+        return (data if redactor is None else data.redacted(redactor)).summary()

@@ -6,8 +6,10 @@ File: ``<data dir>/history/<workflow-id>.json``::
      "runs": [<run record>, …]}                      # newest first, at most five
 
 A run record holds the run id, workflow id and name, ISO 8601 UTC start/end, duration,
-status, run inputs, outputs and per node: status, attempts (count and one entry per
-attempt), start/end, duration, inputs, output, error message/type, stderr tail, traceback.
+status, run inputs, outputs and per node the one node-record shape
+(`nopflow.model.records.NodeRecordData`): status, attempts (count and one entry per
+attempt), start/end, duration, inputs, output, error message/type, stderr tail, traceback,
+source. Records written before that shape had ``source`` (they read as ``"ran"``) open too.
 
 Why it is built this way:
 
@@ -34,12 +36,13 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nopflow.model import atomic_write_text
+from nopflow.model.records import NodeRecordData, iso
 from nopflow.storage import locations
 
 if TYPE_CHECKING:
@@ -61,60 +64,6 @@ PREVIEW_CHARS = 4096
 MAX_TEXT_CHARS = 64 * 1024
 
 
-def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC (``2026-01-31T12:00:00.123Z``)."""
-    if ts is None:
-        return None
-    return (
-        datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-@dataclass
-class NodeRunRecord:
-    """One node's part of a kept run."""
-
-    status: str
-    attempts: int = 0
-    started_at: str | None = None
-    ended_at: str | None = None
-    duration_ms: int | None = None
-    inputs: Any = None
-    output: Any = None
-    error: str | None = None
-    error_type: str | None = None
-    stderr_tail: str | None = None
-    traceback: str | None = None
-    attempt_log: list[dict[str, Any]] = field(default_factory=list)
-    iterations: int = 0
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "attempts": self.attempts,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "duration_ms": self.duration_ms,
-            "inputs": self.inputs,
-            "output": self.output,
-            "error": self.error,
-            "error_type": self.error_type,
-            "stderr_tail": self.stderr_tail,
-            "traceback": self.traceback,
-            "attempt_log": self.attempt_log,
-            "iterations": self.iterations,
-            "details": self.details,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NodeRunRecord:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        known.setdefault("status", "pending")
-        return cls(**known)
-
-
 @dataclass
 class RunRecord:
     """A kept run, as the history panel and `nopflow history` show it."""
@@ -129,7 +78,7 @@ class RunRecord:
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: Any = field(default_factory=dict)
     error: str | None = None
-    nodes: dict[str, NodeRunRecord] = field(default_factory=dict)
+    nodes: dict[str, NodeRecordData] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +110,7 @@ class RunRecord:
             outputs=data.get("outputs") if data.get("outputs") is not None else {},
             error=data.get("error"),
             nodes={
-                str(nid): NodeRunRecord.from_dict(n)
+                str(nid): NodeRecordData.from_dict(n, str(nid))
                 for nid, n in nodes.items()
                 if isinstance(n, dict)
             },
@@ -173,26 +122,16 @@ class RunRecord:
         wf = run.workflow
         red = run.redactor
         inputs = {name: _capped(value) for name, value in run.public_inputs().items()}
-        nodes: dict[str, NodeRunRecord] = {}
+        nodes: dict[str, NodeRecordData] = {}
         for nid, rec in run.nodes.items():
-            stderr = rec.stderr_tail
-            if not stderr and rec.logs:
-                stderr = "\n".join(list(rec.logs)[-50:])
-            nodes[nid] = NodeRunRecord(
-                status=rec.state.value,
-                attempts=rec.attempt,
-                started_at=iso(rec.started_at),
-                ended_at=iso(rec.ended_at),
-                duration_ms=rec.duration_ms,
-                inputs=_capped(red.value(rec.inputs)),
-                output=_capped(red.value(rec.output)),
-                error=red.text(rec.error),
-                error_type=rec.error_type,
-                stderr_tail=_tail(red.text(stderr)),
-                traceback=_tail(red.text(rec.traceback)),
-                attempt_log=[{**a.to_dict(), "error": red.text(a.error)} for a in rec.attempts],
-                iterations=rec.iterations,
-                details=_capped(red.value(dict(rec.details))),
+            data = rec.to_data().redacted(red)  # redacted before anything is truncated
+            nodes[nid] = replace(
+                data,
+                inputs=_capped(data.inputs),
+                output=_capped(data.output),
+                stderr_tail=_tail(data.stderr_tail),
+                traceback=_tail(data.traceback),
+                details=_capped(data.details),
             )
         return cls(
             run_id=run.id,

@@ -114,7 +114,9 @@ async def test_result_shape() -> None:
     run = await run_wf(wf)
     res = run.result()
     assert set(res) == {"run_id", "status", "duration_ms", "outputs", "nodes"}
-    assert set(res["nodes"]["o"]) == {"status", "attempts", "duration_ms", "output", "error"}
+    assert set(res["nodes"]["o"]) == {"status", "attempts", "duration_ms", "output", "error",
+                                      "source", "reused_from"}
+    assert res["nodes"]["o"]["source"] == "ran" and res["nodes"]["o"]["reused_from"] is None
     assert res["nodes"]["o"]["attempts"] == 1
 
 

@@ -373,7 +373,8 @@ def test_history_shows_cli_runs_and_recolours_the_canvas(
 
 def test_history_opens_a_big_run_quickly(window, qtbot, aloop):
     """Selecting a kept 1,000-node run recolours the canvas in a few milliseconds."""
-    from nopflow.storage.history import NodeRunRecord, RunRecord
+    from nopflow.model.records import NodeRecordData
+    from nopflow.storage.history import RunRecord
 
     n = 1000
     wf = Workflow.model_validate({
@@ -385,8 +386,8 @@ def test_history_opens_a_big_run_quickly(window, qtbot, aloop):
     window.set_workflow(wf, None)
     rec = RunRecord(run_id="r1", workflow_id=wf.id, workflow_name="Big", status="failed",
                     started_at="2026-01-01T00:00:00.000Z", duration_ms=1234,
-                    nodes={f"n{i}": NodeRunRecord(status="error" if i == 500 else "success",
-                                                  duration_ms=1) for i in range(n)})
+                    nodes={f"n{i}": NodeRecordData(status="error" if i == 500 else "success",
+                                                   duration_ms=1) for i in range(n)})
     HistoryStore().record(rec)
     window.live.history.refresh()
     qtbot.waitUntil(lambda: len(window.live.history.runs) == 1, timeout=5000)

@@ -1,9 +1,10 @@
 """Per-node inspection of a run: state and timings, error, traceback, stderr, inputs, outputs.
 
-It shows one node of either the live run (a `NodeRecord` the engine keeps updating) or a
-kept run (a history `NodeRunRecord`); both are turned into one `NodeView` so the widget
-does not care where the data came from. Values are shown as a JSON tree with a Copy
-button (the whole value as pretty JSON) and a context menu (copy one branch).
+It shows one node of either the live run or a kept run, both in the one node-record shape
+(`NodeRecordData`: the live record's `to_data()`, or what history kept), turned into a
+`NodeView` so the widget does not care where the data came from. Values are shown as a
+JSON tree with a Copy button (the whole value as pretty JSON) and a context menu (copy one
+branch).
 
 Why lazy: a node's output can be a large JSON document; the tree only builds children
 of a branch when it is expanded, and caps each level, so selecting a node stays instant.
@@ -12,9 +13,9 @@ of a branch when it is expanded, and caps each level, so selecting a node stays 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -32,8 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nopflow.model.records import NodeRecordData
 from nopflow.model.redact import Redactor
 from nopflow.ui.theme import STATE_COLORS, STATE_LABELS, icon, state_icon_name
+
+if TYPE_CHECKING:
+    from nopflow.engine.state import NodeRecord
 
 #: children shown per branch before a "… n more" row
 MAX_CHILDREN = 500
@@ -76,31 +81,29 @@ class NodeView:
     source: str = "live"
 
     @classmethod
-    def from_live(cls, rec: Any, redactor: Redactor) -> NodeView:
-        """From the engine's `NodeRecord` (read on the GUI thread, which owns the loop),
-        with the run's secrets hidden (log lines arrive redacted already)."""
-        lines = list(rec.logs)
-        if not lines and rec.stderr_tail:
-            lines = (redactor.text(rec.stderr_tail) or "").splitlines()
+    def from_data(cls, data: NodeRecordData, source: str, title: str | None = None,
+                  log: list[str] | None = None) -> NodeView:
+        """From a node record; ``log`` replaces its kept tail (the live run's full log)."""
         return cls(
-            node_id=rec.node_id, title=rec.title, state=rec.state.value, attempts=rec.attempt,
-            started=_fmt_time(rec.started_at), ended=_fmt_time(rec.ended_at),
-            duration_ms=rec.duration_ms, inputs=redactor.value(rec.inputs),
-            output=redactor.value(rec.output), error=redactor.text(rec.error),
-            error_type=rec.error_type, traceback=redactor.text(rec.traceback),
-            log=lines, source="live",
+            node_id=data.node_id, title=data.title if title is None else title,
+            state=data.status, attempts=data.attempts,
+            started=_fmt_time(data.started_at), ended=_fmt_time(data.ended_at),
+            duration_ms=data.duration_ms, inputs=data.inputs, output=data.output,
+            error=data.error, error_type=data.error_type, traceback=data.traceback,
+            log=log or (data.stderr_tail or "").splitlines(), source=source,
         )
 
     @classmethod
-    def from_history(cls, node_id: str, title: str, rec: Any, run_label: str) -> NodeView:
-        """From a kept run's `NodeRunRecord`."""
-        return cls(
-            node_id=node_id, title=title, state=rec.status, attempts=rec.attempts,
-            started=_fmt_time(rec.started_at), ended=_fmt_time(rec.ended_at),
-            duration_ms=rec.duration_ms, inputs=rec.inputs, output=rec.output,
-            error=rec.error, error_type=rec.error_type, traceback=rec.traceback,
-            log=(rec.stderr_tail or "").splitlines(), source=run_label,
-        )
+    def from_live(cls, rec: NodeRecord, redactor: Redactor) -> NodeView:
+        """From the engine's live record (read on the GUI thread, which owns the loop),
+        with the run's secrets hidden (log lines arrive redacted already)."""
+        return cls.from_data(rec.to_data().redacted(redactor), "live", log=list(rec.logs))
+
+    @classmethod
+    def from_history(cls, node_id: str, title: str, rec: NodeRecordData,
+                     run_label: str) -> NodeView:
+        """From a kept run's record (older records do not know their node id or title)."""
+        return cls.from_data(replace(rec, node_id=node_id), run_label, title=title)
 
 
 def _summary(value: Any) -> str:

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from nopflow.engine.compiler import CompileError, compile_workflow
 from nopflow.engine.events import NodeRetryScheduled, NodeStateChanged, RunFinished
+from nopflow.model.records import NodeRecordData
 from nopflow.storage.credentials import CredentialError
 from nopflow.storage.credentials import catalog as credential_catalog
 from nopflow.storage.credentials import resolve as resolve_credentials
@@ -105,13 +106,13 @@ def _elapsed(state: str, started_at: float | None, duration_ms: int | None,
     return duration_ms / 1000 if duration_ms is not None else None
 
 
-def _fired_ports(nodes: Any) -> dict[str, list[str]]:
-    """Per node id, the ports it fired, from live or kept records' `details["ports"]`."""
+def _fired_ports(nodes: Mapping[str, NodeRecordData]) -> dict[str, list[str]]:
+    """Per node id, the ports it fired, from the records' `details["ports"]`."""
     out: dict[str, list[str]] = {}
     for nid, rec in nodes.items():
-        details = getattr(rec, "details", None)
-        if isinstance(details, dict) and isinstance(details.get("ports"), list):
-            out[nid] = details["ports"]
+        ports = rec.details.get("ports")
+        if isinstance(ports, list):
+            out[nid] = ports
     return out
 
 
@@ -627,9 +628,7 @@ class LiveRunController(QObject):
     def show_past_run(self, rec: RunRecord) -> None:
         """Recolour the canvas to a kept run and inspect its nodes."""
         self.viewing = rec
-        self.apply_states({nid: (n.status, n.duration_ms, n.attempts, n.error)
-                           for nid, n in rec.nodes.items()},
-                          fired=_fired_ports(rec.nodes))
+        self.apply_records(rec.nodes)
         self._update_banner()
         self._show_selected()
         self.details_dock.raise_()
@@ -641,13 +640,17 @@ class LiveRunController(QObject):
             return
         self.viewing = None
         if self.run is not None:
-            self.apply_states({nid: (r.state.value, r.duration_ms, r.attempt, r.error)
-                               for nid, r in self.run.nodes.items()},
-                              fired=_fired_ports(self.run.nodes))
+            self.apply_records({nid: r.to_data() for nid, r in self.run.nodes.items()})
         else:
             self.apply_states({})
         self._update_banner()
         self._show_selected()
+
+    def apply_records(self, records: Mapping[str, NodeRecordData]) -> None:
+        """Paint a whole run (live or kept) from its node records."""
+        self.apply_states({nid: (n.status, n.duration_ms, n.attempts, n.error)
+                           for nid, n in records.items()},
+                          fired=_fired_ports(records))
 
     def apply_states(self, states: dict[str, tuple[str, int | None, int, str | None]],
                      fired: dict[str, list[str]] | None = None) -> None:
