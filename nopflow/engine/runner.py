@@ -178,7 +178,7 @@ class Run:
                 )
             )
         if self._executor is None and any(
-            cn.node.type == "python" for cn in self.plan.nodes.values()
+            cn.block.needs_executor for cn in self.plan.nodes.values()
         ):
             # Create it now, not at the first script: the local executor warms the sandbox
             # up in the background while the nodes before the first script run.
@@ -219,7 +219,8 @@ class Run:
         outputs: dict[str, Any] = {}
         for nid in self.plan.order:
             rec = self.nodes[nid]
-            if rec.type == "output" and rec.state is _SUCCESS and isinstance(rec.output, dict):
+            if (self.plan.nodes[nid].block.contributes_result and rec.state is _SUCCESS
+                    and isinstance(rec.output, dict)):
                 outputs.update(rec.output)
         self.outputs = outputs
         if self._cancel_requested:

@@ -70,9 +70,7 @@ class NodePlan:
         self.error_mode = cn.node.error_mode or plan.workflow.settings.error_mode
         self.retry: RetryPolicy = cn.node.retry
         #: ports whose reach runs once per item: such a node waits for its body slot-free
-        self.body_ports: frozenset[str] = (
-            frozenset({"body"}) if cn.node.type == "loop" else frozenset()
-        )
+        self.body_ports: frozenset[str] = block.body_ports
 
 
 class Group:
