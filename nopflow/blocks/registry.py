@@ -30,6 +30,8 @@ ENTRY_POINT_GROUP = "nopflow.blocks"
 BUILTIN = (
     "nopflow.blocks.condition:ConditionBlock",
     "nopflow.blocks.delay:DelayBlock",
+    "nopflow.blocks.files:ReadFileBlock",
+    "nopflow.blocks.files:WriteFileBlock",
     "nopflow.blocks.http:HttpBlock",
     "nopflow.blocks.loop:LoopBlock",
     "nopflow.blocks.merge:MergeBlock",

@@ -269,6 +269,56 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             os.close(dfd)
 
 
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *,
+                       exclusive: bool = False) -> None:
+    """`data` into `path` all or nothing (temp file, fsync, rename, fsync of the folder).
+
+    ``exclusive``: fail with FileExistsError when `path` exists, atomically (the temp file
+    is hard-linked into place, which never replaces an existing file).
+    """
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if exclusive:
+            os.chmod(tmp, 0o644)
+            os.link(tmp, p)
+            os.unlink(tmp)
+        else:
+            try:
+                os.chmod(tmp, p.stat().st_mode & 0o7777)
+            except FileNotFoundError:
+                os.chmod(tmp, 0o644)
+            os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (where the OS can open folders)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
 def save_workflow(wf: Workflow, path: str | os.PathLike[str]) -> None:
     """Save atomically; raises `WorkflowFileError` (naming the file) if the disk refuses."""
     try:
