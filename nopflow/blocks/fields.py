@@ -9,6 +9,8 @@ from __future__ import annotations
 CODE = {"widget": "code"}
 EXPRESSION = {"widget": "expression"}
 JSON = {"widget": "json"}
+#: several lines of text (a prompt, a query): templates allowed, shown in a text editor
+TEXT = {"widget": "text"}
 
 
 def number_or_template(value: object, field: str, minimum: float = 0) -> None:

@@ -26,13 +26,13 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
-def _check_url(url: str) -> None:
+def check_url(url: str, field: str = "url") -> None:
     """A literal URL must be absolute http(s) with a host (templates are checked at run time)."""
     if "{{" in url:
         return
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"'url' must start with http:// or https:// and name a host, "
+        raise ValueError(f"'{field}' must start with http:// or https:// and name a host, "
                          f"not {url!r}")
 
 
@@ -90,7 +90,7 @@ with warnings.catch_warnings():
         @field_validator("url")
         @classmethod
         def _url(cls, value: str) -> str:
-            _check_url(value)
+            check_url(value)
             return value
 
         @field_validator("ok_status")
@@ -147,12 +147,12 @@ class HttpBlock(Block):
 
         url = target.strip()
         try:
-            _check_url(url)
+            check_url(url)
         except ValueError as exc:
             raise NopflowError(str(exc)) from None
         request: dict[str, Any] = {}
         headers: dict[str, str] = {}
-        _authorise(credential, request, headers)
+        authorise(credential, request, headers)
         try:
             response = httpx.get(url, headers=headers, timeout=15, follow_redirects=True,
                                  **request)
@@ -180,7 +180,6 @@ class HttpBlock(Block):
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         """Send the request; a status outside `ok_status` is an error naming method and URL."""
-        import httpx
 
         config = ctx.config
         assert isinstance(config, HttpConfig)
@@ -190,7 +189,7 @@ class HttpBlock(Block):
         if method not in METHODS:
             raise NodeFailure(f"unknown method {method!r}: {where}", error_type="ValueError")
         try:
-            _check_url(url)
+            check_url(url)
         except ValueError as exc:
             raise NodeFailure(f"{exc}", error_type="ValueError") from None
         headers = {str(k): "" if v is None else str(v)
@@ -204,35 +203,15 @@ class HttpBlock(Block):
         elif config.body is not None:
             request["content"] = str(ctx.render("body")).encode()
         if config.credential:
-            _authorise(ctx.credential(config.credential), request, headers)
+            authorise(ctx.credential(config.credential), request, headers)
         ctx.set_inputs({"method": method, "url": url, "query": query, "headers": headers})
-        t0 = time.perf_counter()
-        try:
-            async with self.client().stream(
-                method, url, timeout=config.timeout_s,
-                follow_redirects=config.follow_redirects, **request,
-            ) as response:
-                raw = await _read_bounded(response, where)
-        except httpx.TimeoutException:
-            raise NodeFailure(f"timed out after {config.timeout_s:g} s: {where}",
-                              error_type="TimeoutError") from None
-        except httpx.TooManyRedirects:
-            raise NodeFailure(f"too many redirects: {where}", error_type="HTTPError") from None
-        except httpx.InvalidURL as exc:
-            raise NodeFailure(f"invalid URL ({exc}): {where}", error_type="ValueError") from None
-        except httpx.TransportError as exc:
-            host = urlsplit(url).hostname or url
-            reason = str(exc) or type(exc).__name__
-            raise NodeFailure(f"cannot reach {host}: {reason} ({where})",
-                              error_type="ConnectionError") from None
-        elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
+        response, raw, elapsed_ms = await send(
+            self.client(), method, url, timeout_s=config.timeout_s,
+            follow_redirects=config.follow_redirects, **request)
         status = response.status_code
         classes, codes = _parse_ok_status(config.ok_status)
         if status // 100 not in classes and status not in codes:
-            wait = retry_after_seconds(response.headers.get("retry-after")) \
-                if status in (429, 503) else None
-            raise NodeFailure(f"HTTP {status} {response.reason_phrase}: {where}",
-                              error_type="HTTPError", retry_after_s=wait)
+            raise status_failure(response, where)
         return NodeResult({
             "status": status,
             "headers": {k: v for k, v in response.headers.items()},
@@ -240,6 +219,43 @@ class HttpBlock(Block):
             "url": str(response.url),
             "elapsed_ms": elapsed_ms,
         })
+
+
+async def send(client: Any, method: str, url: str, *, timeout_s: float,
+               follow_redirects: bool = True, **request: Any) -> tuple[Any, bytes, float]:
+    """One request on a shared client: (response, body bytes, elapsed ms); transport
+    failures become node errors naming the method, URL and reason (llm uses it too)."""
+    import httpx
+
+    where = f"{method} {url}"
+    t0 = time.perf_counter()
+    try:
+        async with client.stream(method, url, timeout=timeout_s,
+                                 follow_redirects=follow_redirects, **request) as response:
+            raw = await read_bounded(response, where)
+    except httpx.TimeoutException:
+        raise NodeFailure(f"timed out after {timeout_s:g} s: {where}",
+                          error_type="TimeoutError") from None
+    except httpx.TooManyRedirects:
+        raise NodeFailure(f"too many redirects: {where}", error_type="HTTPError") from None
+    except httpx.InvalidURL as exc:
+        raise NodeFailure(f"invalid URL ({exc}): {where}", error_type="ValueError") from None
+    except httpx.TransportError as exc:
+        host = urlsplit(url).hostname or url
+        reason = str(exc) or type(exc).__name__
+        raise NodeFailure(f"cannot reach {host}: {reason} ({where})",
+                          error_type="ConnectionError") from None
+    return response, raw, round((time.perf_counter() - t0) * 1000, 1)
+
+
+def status_failure(response: Any, where: str, detail: str = "") -> NodeFailure:
+    """`HTTP 404 Not Found: GET <url>`, with the server's Retry-After on 429/503."""
+    status = response.status_code
+    wait = retry_after_seconds(response.headers.get("retry-after")) \
+        if status in (429, 503) else None
+    extra = f" ({detail})" if detail else ""
+    return NodeFailure(f"HTTP {status} {response.reason_phrase}: {where}{extra}",
+                       error_type="HTTPError", retry_after_s=wait)
 
 
 def _query(values: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +276,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _authorise(cred: Any, request: dict[str, Any], headers: dict[str, str]) -> None:
+def authorise(cred: Any, request: dict[str, Any], headers: dict[str, str]) -> None:
     if cred.type == "token":
         headers["Authorization"] = f"Bearer {cred.fields['token']}"
     elif cred.type == "basic":
@@ -275,7 +291,7 @@ def _authorise(cred: Any, request: dict[str, Any], headers: dict[str, str]) -> N
                           "node takes token, basic or header", error_type="CredentialError")
 
 
-async def _read_bounded(response: Any, where: str) -> bytes:
+async def read_bounded(response: Any, where: str) -> bytes:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
         raise NodeFailure(_too_big(where), error_type="ResponseTooLarge")

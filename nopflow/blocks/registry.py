@@ -33,6 +33,7 @@ BUILTIN = (
     "nopflow.blocks.files:ReadFileBlock",
     "nopflow.blocks.files:WriteFileBlock",
     "nopflow.blocks.http:HttpBlock",
+    "nopflow.blocks.llm:LlmBlock",
     "nopflow.blocks.loop:LoopBlock",
     "nopflow.blocks.merge:MergeBlock",
     "nopflow.blocks.output:OutputBlock",

@@ -65,7 +65,7 @@ def test_builtin_blocks_declare_their_behaviour() -> None:
     assert declared["python"] == (False, frozenset(), False, True, True, 1)
     quiet = {t for t, d in declared.items() if d == (False, frozenset(), False, False, False, 1)}
     assert quiet == {"condition", "merge", "delay", "set", "read_file"}
-    assert {t for t, d in declared.items() if d[4]} == {"python", "http", "write_file"}
+    assert {t for t, d in declared.items() if d[4]} == {"python", "http", "write_file", "llm"}
 
 
 def test_migrate_defaults_to_the_config_unchanged() -> None:

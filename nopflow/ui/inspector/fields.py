@@ -52,7 +52,7 @@ def field_kind(info: FieldInfo) -> str:
     """Which editor a field gets: code, json, expression, choice, bool, number or text."""
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     hint = extra.get("widget")
-    if hint in ("code", "json", "expression", "credential"):
+    if hint in ("code", "json", "expression", "credential", "text"):
         return str(hint)
     members = [m for m in _flatten(info.annotation) if m is not type(None)]
     if len(members) == 1 and get_origin(members[0]) is Literal:
@@ -255,6 +255,31 @@ class JsonEditor(_PlainTextField):
                            else json.dumps(value, indent=2, ensure_ascii=False))
 
 
+class MultilineEditor(_PlainTextField):
+    """Several lines of text (a prompt, an SQL query); `{{ }}` templates allowed."""
+
+    def __init__(self, name: str, info: FieldInfo, parent: QWidget | None = None) -> None:
+        super().__init__(name, info, parent)
+        edit = QPlainTextEdit(self)
+        edit.setTabChangesFocus(True)
+        edit.setMinimumHeight(110)
+        if isinstance(info.default, str) and info.default:
+            edit.setPlaceholderText(info.default)
+        edit.textChanged.connect(self._changed)
+        self._finish(edit)
+
+    def value(self) -> Any:
+        text = self.editor.toPlainText()
+        if text == "":
+            return MISSING
+        return text
+
+    def set_value(self, value: Any) -> None:
+        text = "" if value is MISSING or value is None else str(value)
+        if self.editor.toPlainText() != text:
+            self._set_text(text)
+
+
 class CodeFieldEditor(_PlainTextField):
     """Inline Python source in the code editor."""
 
@@ -358,6 +383,8 @@ def make_editor(name: str, info: FieldInfo, parent: QWidget | None = None) -> Fi
     kind = field_kind(info)
     if kind == "credential":
         return CredentialEditor(name, info, parent)
+    if kind == "text":
+        return MultilineEditor(name, info, parent)
     if kind == "code":
         return CodeFieldEditor(name, info, parent)
     if kind == "json":
