@@ -19,10 +19,9 @@ if TYPE_CHECKING:  # the engine imports blocks at run time, not the other way ro
 
 @dataclass(frozen=True)
 class Port:
-    """A named connection point. `many` inputs accept several incoming edges by design."""
+    """A named connection point; any port takes any number of edges."""
 
     name: str
-    many: bool = True
     label: str = ""
 
 

@@ -25,7 +25,7 @@ class MergeBlock(Block):
     category = "Flow"
     description = "Wait for every live input; output keyed by node id, or lists joined."
     icon = "merge"
-    inputs = (Port("in", many=True),)
+    inputs = (Port("in"),)
     outputs = (Port("out"),)
     Config = MergeConfig
 

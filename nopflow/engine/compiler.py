@@ -66,8 +66,6 @@ class LoopBody:
     members: set[str]
     #: members whose innermost enclosing loop is this one (what this loop schedules)
     direct: set[str] = field(default_factory=set)
-    #: members fed by the loop's body port
-    entries: list[str] = field(default_factory=list)
     #: direct members with no outgoing edge inside the body, in topological order; the last
     #: one that succeeded gives the item's result
     sinks: list[str] = field(default_factory=list)
@@ -188,11 +186,6 @@ def _credential_fields(block: type[Block]) -> tuple[tuple[str, tuple[str, ...]],
     return tuple(out)
 
 
-def bare_expression_fields(block: type[Block]) -> list[str]:
-    """Config fields that hold a bare expression (`{{ }}` optional), e.g. a condition."""
-    return list(_widget_fields(block, "expression"))
-
-
 def _bare_expressions(block: type[Block] | None, config: dict[str, Any]) -> list[ex.Expr]:
     """Parsed bare expressions of a node's config (raises ExpressionError on bad syntax)."""
     if block is None:
@@ -202,11 +195,6 @@ def _bare_expressions(block: type[Block] | None, config: dict[str, Any]) -> list
         for name in _widget_fields(block, "expression")
         if isinstance(config.get(name), str) and not ex.is_template(config[name])
     ]
-
-
-def code_fields(block: type[Block]) -> set[str]:
-    """Config fields holding program source: never templates (`{{` is valid Python)."""
-    return set(_widget_fields(block, "code"))
 
 
 def templated_config(block: type[Block] | None, config: dict[str, Any]) -> dict[str, Any]:
@@ -456,7 +444,7 @@ def _loop_bodies(
         for entry in entries:
             members.add(entry)
             members |= nx.descendants(graph, entry)
-        body = LoopBody(loop_id=lid, members=members, entries=list(dict.fromkeys(entries)))
+        body = LoopBody(loop_id=lid, members=members)
         loops[lid] = body
         for e in cn.out_edges:
             if e.source_port not in body_ports and e.target in members:

@@ -232,12 +232,12 @@ class MainWindow(QMainWindow):
             self.theme_group.addAction(a)
             self.theme_actions[mode] = a
         self.act_run = self._act("&Run", lambda: None, "F5", "state-running",
-                                 "Run the workflow (coming soon)")
+                                 "Run the workflow")
         self.act_pause = self._act("&Pause / Resume", lambda: None, "F6", None,
                                    "Pause or resume the run")
         self.act_cancel = self._act("&Cancel Run", lambda: None, "Shift+F5", "state-cancelled",
                                     "Cancel the run")
-        #: the live-run issue enables and connects these
+        #: enabled and connected by the live-run controller (ui/live/run_controller.py)
         self.run_actions = {"run": self.act_run, "pause": self.act_pause,
                             "cancel": self.act_cancel}
         for a in self.run_actions.values():
