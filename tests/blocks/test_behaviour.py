@@ -65,7 +65,8 @@ def test_builtin_blocks_declare_their_behaviour() -> None:
     assert declared["python"] == (False, frozenset(), False, True, True, 1)
     quiet = {t for t, d in declared.items() if d == (False, frozenset(), False, False, False, 1)}
     assert quiet == {"condition", "merge", "delay", "set", "read_file"}
-    assert {t for t, d in declared.items() if d[4]} == {"python", "http", "write_file", "llm"}
+    with_side_effects = {t for t, d in declared.items() if d[4]}
+    assert with_side_effects == {"python", "http", "write_file", "llm", "sql"}
 
 
 def test_migrate_defaults_to_the_config_unchanged() -> None:
