@@ -13,7 +13,8 @@ from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 
 class LoopConfig(BlockConfig):
-    """Runs the nodes reached from `body` once per item; `done` gets all results."""
+    """Runs the nodes reached from `body` once per item; `done` gets all results. Set
+    `items` or `count`, not both."""
 
     items: str | list[Any] | None = Field(
         default=None,

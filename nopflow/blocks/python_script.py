@@ -21,7 +21,8 @@ DEFAULT_CODE = (
 
 
 class PythonConfig(BlockConfig):
-    """A Python script run in a sandboxed child process (JSON on stdin, JSON on stdout)."""
+    """A Python script run in a sandboxed child process (JSON on stdin, JSON on stdout):
+    set `code` or `script`, not both."""
 
     code: str | None = Field(
         default=None,
