@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from nopflow.cli import EXIT_INVALID, EXIT_OK, first_line
+from nopflow.model import strict_json
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     # store.warnings (a corrupt file set aside) were logged as they happened
     if getattr(args, "json", False):
-        print(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False, default=str))
+        print(strict_json.dumps([r.to_dict() for r in runs], indent=2, default=str))
         return EXIT_OK
     if not runs:
         print(f"{wf.name}: no runs kept yet", file=sys.stderr)

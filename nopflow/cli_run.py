@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from nopflow.cli import (
     quiet_broken_pipe,
 )
 from nopflow.cli import first_line as _first_line
+from nopflow.model import strict_json
 
 _SYMBOLS = {
     "running": "▶",
@@ -40,18 +40,90 @@ _SYMBOLS = {
 }
 
 
-def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+def _argv_text(text: str) -> str:
+    """Bytes of the command line that were not UTF-8 (kept as surrogates), as `\\xff`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
+def input_value(key: str, text: str) -> Any:
+    """VALUE is strict JSON when it parses as JSON, else plain text (``NaN`` is text).
+
+    JSON nested deeper than `strict_json.MAX_DEPTH` is a `ValueError` (a usage error).
+    """
+    try:
+        return strict_json.loads(text)
+    except strict_json.StrictJSONError as exc:
+        if "nested too deeply" in exc.detail:
+            raise ValueError(f"input {key}: {exc.detail}") from None
+        return text
+    except ValueError:
+        return text
+
+
+def parse_inputs(pairs: list[str], what: str = "--input") -> dict[str, Any]:
     """`KEY=VALUE` pairs; VALUE is JSON when it parses as JSON, else plain text."""
     inputs: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, text = pair.partition("=")
+        key, sep, text = _argv_text(pair).partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"--input expects KEY=VALUE, got {pair!r}")
+            shown = pair if len(pair) <= 60 else pair[:57] + "..."
+            raise ValueError(f"{what} expects KEY=VALUE, got {_argv_text(shown)!r}")
+        inputs[key] = input_value(key, text)
+    return inputs
+
+
+def read_inputs(source: TextIO, name: str) -> dict[str, Any]:
+    """Inputs from a file or stdin: one JSON object, or `KEY=VALUE` lines.
+
+    Blank lines and lines starting with `#` are skipped; values are never echoed back
+    in errors (a file like this usually holds secrets).
+    """
+    try:
+        text = source.read()
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if text.lstrip().startswith("{"):
         try:
-            inputs[key] = json.loads(text)
-        except ValueError:
-            inputs[key] = text
+            doc = strict_json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{name}: not a valid JSON object: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ValueError(f"{name}: expected a JSON object of inputs")
+        return doc
+    inputs: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"{name}, line {number}: expected KEY=VALUE")
+        inputs[key] = input_value(key, value)
+    return inputs
+
+
+def gather_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """Run inputs from `--input-file`s, `--input-stdin` and `--input`, later ones winning."""
+    inputs: dict[str, Any] = {}
+    for name in getattr(args, "input_file", None) or []:
+        if name == "-":
+            inputs.update(read_inputs(sys.stdin, "stdin"))
+            continue
+        try:
+            with open(name, encoding="utf-8") as fh:
+                inputs.update(read_inputs(fh, name))
+        except OSError as exc:
+            raise ValueError(f"--input-file {name}: {exc.strerror or exc}") from None
+    if getattr(args, "input_stdin", False):
+        inputs.update(read_inputs(sys.stdin, "stdin"))
+    inputs.update(parse_inputs(list(getattr(args, "input", None) or [])))
     return inputs
 
 
@@ -138,7 +210,7 @@ class EventPrinter:
         if self.broken:
             return
         try:
-            self.stream.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+            self.stream.write(strict_json.dumps(event.to_dict(), default=str) + "\n")
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             self.broken = True
@@ -218,7 +290,7 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
         except (AttributeError, ValueError):
             pass
     try:
-        inputs = parse_inputs(list(args.input or []))
+        inputs = gather_inputs(args)
     except ValueError as exc:
         _err(str(exc))
         return EXIT_INVALID
@@ -282,7 +354,7 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     # store warnings and recorder errors were logged (once) as they happened
     if getattr(args, "json", False):
         try:
-            sys.stdout.write(json.dumps(run.result(), ensure_ascii=False, default=str) + "\n")
+            sys.stdout.write(strict_json.dumps(run.result(), default=str) + "\n")
             sys.stdout.flush()
         except BrokenPipeError:
             quiet_broken_pipe()

@@ -70,6 +70,10 @@ class LoopBlock(Block):
         return NodeResult({"items": items, "results": results}, fired)
 
 
+#: Most passes a `count` loop makes: its output holds every item and result in memory.
+MAX_COUNT = 1_000_000
+
+
 def _items(ctx: NodeContext) -> list[Any]:
     where = f"node {ctx.node_id}"
     if ctx.raw("count") is not None:
@@ -83,8 +87,8 @@ def _items(ctx: NodeContext) -> list[Any]:
         except (TypeError, ValueError):
             raise NodeFailure(f"{where}, config.count: expected a whole number, got {raw!r}",
                               error_type="ValueError") from None
-        if count < 0:
-            raise NodeFailure(f"{where}, config.count: must be 0 or more, got {count}",
+        if not 0 <= count <= MAX_COUNT:  # the output keeps one item and one result per pass
+            raise NodeFailure(f"{where}, config.count: must be 0 to {MAX_COUNT:,}, got {count}",
                               error_type="ValueError")
         return list(range(count))
     raw = ctx.raw("items")

@@ -1044,6 +1044,8 @@ class _Evaluator:
             self.fail("number is too large", node)
         if isinstance(result, int) and result.bit_length() > _MAX_INT_BITS:
             self.fail("number is too large", node)
+        if isinstance(result, float) and not math.isfinite(result):
+            self.fail("number is too large (JSON numbers must be finite)", node)
         return result
 
 

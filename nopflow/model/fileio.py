@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nopflow.errors import WorkflowFileError
+from nopflow.model import strict_json
 from nopflow.model.workflow import FORMAT, FORMAT_VERSION, Workflow
 
 #: Workflow files beyond this size are refused before parsing (a 5,000-node file is ~2 MB).
@@ -35,13 +36,7 @@ SUFFIX = ".nopflow.json"
 
 def json_path(loc: tuple[int | str, ...]) -> str:
     """Render a pydantic/JSON location like ('nodes', 2, 'config') as `$.nodes[2].config`."""
-    out = "$"
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if str(part).isidentifier() else f"[{json.dumps(str(part))}]"
-    return out
+    return strict_json.json_path(loc)
 
 
 def _node_id_at(doc: Any, loc: tuple[int | str, ...]) -> str | None:
@@ -69,15 +64,6 @@ def _describe_validation_error(exc: ValidationError) -> list[tuple[tuple[int | s
             msg = "required field is missing"
         out.append((loc, msg))
     return out
-
-
-class _NonStandardNumber(ValueError):
-    pass
-
-
-def _refuse_constant(name: str) -> float:
-    """JSON has no NaN or Infinity; Python's json module accepts them unless told not to."""
-    raise _NonStandardNumber(f"{name} is not allowed (JSON has no NaN or Infinity)")
 
 
 def stable_id_for(path: str) -> str:
@@ -115,9 +101,10 @@ def decode_json_file(data: bytes | str, path: str | None = None) -> Any:
     if not text.strip():
         raise WorkflowFileError(path, "file is empty")
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
-    except _NonStandardNumber as exc:
-        raise WorkflowFileError(path, f"invalid JSON: {exc}") from None
+        doc = strict_json.loads(text)
+    except strict_json.StrictJSONError as exc:
+        raise WorkflowFileError(path, f"invalid JSON: {exc.detail}",
+                                json_path=exc.json_path) from None
     except json.JSONDecodeError as exc:
         raise WorkflowFileError(
             path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -224,10 +211,29 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
 
 def dump_workflow(wf: Workflow) -> str:
     """The file text of a workflow: stable key order, 2-space indent, trailing newline."""
-    doc = wf.model_dump(mode="json")
+    doc = wf.model_dump()  # python mode: JSON mode would write a non-finite number as null
     if not doc.get("notes"):
         doc.pop("notes", None)
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    try:
+        return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except TypeError:  # a value only pydantic knows how to write as JSON
+        text_doc = wf.model_dump(mode="json")
+        if not text_doc.get("notes"):
+            text_doc.pop("notes", None)
+        _refuse_non_finite(doc)
+        return json.dumps(text_doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError:
+        _refuse_non_finite(doc)
+        raise
+
+
+def _refuse_non_finite(doc: Any) -> None:
+    """A file with `Infinity` in it would never open again: refuse, naming where it is."""
+    try:
+        strict_json.check(doc)
+    except strict_json.StrictJSONError as exc:
+        raise WorkflowFileError(None, f"cannot save: {exc.detail}",
+                                json_path=exc.json_path) from None
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -323,5 +329,7 @@ def save_workflow(wf: Workflow, path: str | os.PathLike[str]) -> None:
     """Save atomically; raises `WorkflowFileError` (naming the file) if the disk refuses."""
     try:
         atomic_write_text(path, dump_workflow(wf))
+    except WorkflowFileError as exc:
+        raise WorkflowFileError(str(path), exc.detail, json_path=exc.json_path) from None
     except OSError as exc:
         raise WorkflowFileError(str(path), f"cannot save: {exc.strerror or exc}") from None

@@ -33,12 +33,41 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not allowed (JSON has no NaN or Infinity)")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text} is out of range (JSON numbers must be finite)")
+    return value
+
+
 def _parse_output(data: bytes) -> object:
     """Strict JSON: Python's json would accept NaN/Infinity, which poison --json and history."""
     text = data.decode("utf-8").strip()
     if not text:
         return {}
-    return json.loads(text, parse_constant=_reject_constant)
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if text.count("[") + text.count("{") >= MAX_OUTPUT_DEPTH and _depth(value) > MAX_OUTPUT_DEPTH:
+        raise ValueError(f"nested too deeply (more than {MAX_OUTPUT_DEPTH} levels)")
+    return value
+
+
+#: Deepest output accepted: what the app does with a value (expressions, history) recurses.
+MAX_OUTPUT_DEPTH = 200
+
+
+def _depth(value: object) -> int:
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((v, level) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 async def build_result(

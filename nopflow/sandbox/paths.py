@@ -48,6 +48,8 @@ def check_inside(project_dir: Path, path: str | Path, *, what: str = "path") -> 
     Raises SandboxError ``"<what> outside the project directory: <path>"`` otherwise.
     Absolute paths are accepted only when they resolve inside.
     """
+    if "\0" in str(path):  # the OS cannot name such a file; os.path raises ValueError
+        raise SandboxError(f"{what} contains a NUL byte: {str(path)!r}")
     root = Path(project_dir).resolve()
     raw = os.path.expanduser(str(path)) if str(path).startswith("~") else str(path)
     candidate = (root / raw).resolve()

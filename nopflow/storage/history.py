@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nopflow.model import atomic_write_text
+from nopflow.model import atomic_write_text, strict_json
 from nopflow.model.records import NodeRecordData, iso
 from nopflow.storage import locations
 
@@ -153,12 +153,11 @@ class RunRecord:
 
 def _capped(value: Any) -> Any:
     """A JSON-safe copy of ``value``, or a truncation marker when it is too big."""
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, int)):
         return value
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        text = json.dumps(repr(value)[:PREVIEW_CHARS])
+    if isinstance(value, float):
+        return strict_json.safe(value)
+    text = strict_json.dumps(value, default=str)  # strict: no NaN, no lone surrogates
     size = len(text.encode("utf-8"))
     if size > MAX_VALUE_BYTES:
         return {
@@ -329,7 +328,7 @@ class HistoryStore:
             "workflow_name": name,
             "runs": runs,
         }
-        atomic_write_text(path, json.dumps(doc, indent=1, ensure_ascii=False, default=str) + "\n")
+        atomic_write_text(path, strict_json.dumps(doc, indent=1, default=str) + "\n")
 
     def _set_aside(self, path: Path, why: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
