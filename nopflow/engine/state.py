@@ -32,11 +32,6 @@ class NodeState(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-    @property
-    def terminal(self) -> bool:
-        """True for states a node leaves only when a loop body runs it again."""
-        return self in _TERMINAL_NODE
-
 
 class RunState(str, Enum):
     """`idle → running ⇄ paused → completed | failed | cancelled`."""
@@ -55,10 +50,6 @@ class RunState(str, Enum):
     def finished(self) -> bool:
         return self in (RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED)
 
-
-_TERMINAL_NODE = frozenset(
-    {NodeState.SUCCESS, NodeState.ERROR, NodeState.SKIPPED, NodeState.CANCELLED}
-)
 
 #: How many stderr/log lines a node record keeps while the run goes on.
 LOG_TAIL_LINES = 200

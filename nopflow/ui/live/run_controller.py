@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -794,11 +793,3 @@ class LiveRunController(QObject):
                 with contextlib.suppress(Exception):
                     await executor.aclose()
         self._executor = self._closing_executor = None
-
-
-def dock_of(widget: QWidget) -> QDockWidget | None:
-    """The dock a widget sits in (tests use it to show panels)."""
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QDockWidget):
-        parent = parent.parentWidget()
-    return parent
