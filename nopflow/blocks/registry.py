@@ -40,6 +40,7 @@ BUILTIN = (
     "nopflow.blocks.python_script:PythonBlock",
     "nopflow.blocks.set_vars:SetBlock",
     "nopflow.blocks.sql:SqlBlock",
+    "nopflow.blocks.ssh:SshBlock",
     "nopflow.blocks.start:StartBlock",
 )
 

@@ -75,6 +75,8 @@ class RunServices(Protocol):
 
     def temp_dir(self) -> Path: ...
 
+    def state_dir(self) -> Path: ...
+
     @property
     def project_dir(self) -> Path: ...
 
@@ -190,6 +192,11 @@ class NodeContext:
     def temp_dir(self) -> Path:
         """The run's private temp folder (created on first use, removed after the run)."""
         return self._services.temp_dir()
+
+    def state_dir(self) -> Path:
+        """This workflow's folder in nopflow's data dir, kept across runs (e.g. pinned SSH
+        host keys); created on first use."""
+        return self._services.state_dir()
 
     def note(self, key: str, value: Any) -> None:
         """Record a fact on the node record (e.g. a condition's decision)."""

@@ -104,6 +104,13 @@ class Run:
         return self._project_dir
 
     @property
+    def state_dir(self) -> Path:
+        """The workflow's folder for state blocks keep across runs (in the data dir)."""
+        from nopflow.storage.locations import workflow_state_dir
+
+        return workflow_state_dir(self.workflow.id)
+
+    @property
     def status(self) -> str:
         return self.state.value
 

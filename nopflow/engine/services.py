@@ -201,6 +201,9 @@ class BlockServices:
             run.events.emit(NodeLog(run.id, time.time(), node_id=node_id, line=line,
                                     stream=stream))
 
+    def state_dir(self) -> Path:
+        return self._run.state_dir
+
     def temp_dir(self) -> Path:
         if self._temp_dir is None:
             self._temp_dir = Path(tempfile.mkdtemp(prefix=f"nopflow-run-{self._run.id[:8]}-"))

@@ -57,6 +57,12 @@ def scratch_project_dir(workflow_id: str) -> Path:
     return path
 
 
+def workflow_state_dir(workflow_id: str) -> Path:
+    """What blocks keep for one workflow across runs (pinned SSH host keys)."""
+    return _ensure_dir(data_dir() / "state" / safe_name(workflow_id, "unsaved"),
+                       "the workflow state folder")
+
+
 def config_dir() -> Path:
     """User settings (recent files, window layout live in Qt's QSettings)."""
     override = os.environ.get("NOPFLOW_CONFIG_DIR")
