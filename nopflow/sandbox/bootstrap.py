@@ -34,8 +34,9 @@ point must hand those argv off *before* importing anything heavy (Qt)::
 
 Job configuration (JSON, one line, sent by the runner on the control socket) carries the
 project dir, temp dir, code or script path, env, limits and switches.  The child then:
-``setsid`` + PDEATHSIG + subreaper + private mount namespace with its own /dev/shm
-(ahead of time for spares) -> cwd -> env -> rlimits -> read-only mounts except project,
+``setsid`` + PDEATHSIG + a PID namespace of its own under a trusted ns init (see
+`become_ns_init`) + private mount namespace with its own /dev/shm and /proc (ahead of
+time for spares and pool workers) -> cwd -> env -> rlimits -> read-only mounts except project,
 temp and /dev/shm -> ``no_new_privs`` + Landlock -> no capabilities -> audit hook -> run
 the code as ``__main__``.  Structured reports (uncaught exception with the user's frames
 only, sandbox violations) go back as JSON lines on the control socket (fd 3, moved to a
@@ -87,8 +88,10 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 SHM_SIZE = "256m"
@@ -315,10 +318,11 @@ def _write_proc(path: str, text: str) -> None:
         os.close(fd)
 
 
-def _enter_userns(libc) -> None:  # type: ignore[no-untyped-def]
-    """unshare a user + mount namespace mapping only our own uid/gid (raises OSError)."""
+def _enter_userns(libc, extra: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """unshare a user + mount namespace (+ `extra` namespaces) mapping only our own
+    uid/gid (raises OSError)."""
     uid, gid = os.geteuid(), os.getegid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | extra) != 0:
         err = ctypes.get_errno()
         raise OSError(err, "unshare(CLONE_NEWUSER): " + os.strerror(err))
     # without a uid map we would be "nobody"; mapping our own ids is always allowed for
@@ -474,6 +478,165 @@ def readonly_except(write_dirs: list[str]) -> bool:
     finally:
         for fd, _d in trees:
             os.close(fd)
+
+
+# --------------------------------------------------------------------------- PID namespace
+# A job runs as pid 2 of a PID namespace of its own, under a trusted pid 1 ("ns init",
+# this file's code, which user code cannot signal, trace or re-limit: it has no
+# capabilities, and init is non-dumpable).  Outside pids are simply not there for the
+# job: no kill, ptrace or prlimit of the app, the zygote or a sibling.  When the job
+# process ends, ns init reports its wait status and exits, and the kernel kills whatever
+# else is left in the namespace (setsid daemons, double-forked grandchildren); ns init
+# itself dies (PDEATHSIG) with its parent, and with it the whole namespace.
+_in_pidns = False  # this process is the job process of its own PID namespace
+
+
+def unshare_pidns() -> bool:
+    """Make this process's *next child* the first process (pid 1) of a new PID namespace.
+
+    Root: plain ``unshare(CLONE_NEWPID)``; other users: together with a user namespace
+    mapping only their own uid/gid, where allowed.  False = not possible here.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = _get_libc()
+    if libc is None:
+        return False
+    if libc.unshare(CLONE_NEWPID) == 0:
+        return True
+    if os.geteuid() == 0 or not _userns_works():
+        return False
+    try:
+        _enter_userns(libc, CLONE_NEWPID)
+    except OSError:
+        return False
+    return True
+
+
+def pidns_expected() -> bool:
+    """Whether jobs here can get a PID namespace (Linux; root, or a user allowed to
+    make user namespaces) — a guess without forking, for `ScriptRunner.tier`."""
+    if not sys.platform.startswith("linux") or not os.path.exists("/proc/self/ns/pid"):
+        return False
+    if os.geteuid() == 0:
+        return True
+    for path, bad in (("/proc/sys/user/max_user_namespaces", "0"),
+                      ("/proc/sys/kernel/unprivileged_userns_clone", "0")):  # fmt: skip
+        try:
+            with open(path) as fh:
+                if fh.read().strip() == bad:
+                    return False
+        except OSError:
+            pass
+    return True
+
+
+def _mount_own_proc() -> None:
+    """In ns init, inside a private mount namespace: a /proc that shows this PID
+    namespace only.  Never touches the host's mounts (no private namespace: no-op)."""
+    libc = _get_libc()
+    if libc is None or not _shm_private:
+        return
+    flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    libc.mount(b"proc", b"/proc", b"proc", flags, None)  # failure: the host's /proc stays
+
+
+def become_ns_init(status_w: int) -> None:
+    """In the first process of a fresh PID namespace: private mounts with its own
+    /proc, then fork the job process and return *in it* (pid 2).
+
+    ns init never returns: it reaps every orphan of the namespace until the job
+    process ends, writes the job's raw wait status on `status_w` and exits, which
+    makes the kernel kill everything still in the namespace.
+    """
+    global _in_pidns
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # init: ignored unless handled
+    try:
+        private_dev_shm()
+    except OSError:
+        pass  # /dev/shm then stays read-only
+    _mount_own_proc()
+    try:
+        job = os.fork()
+    except OSError:
+        os._exit(70)
+    if job == 0:
+        os.close(status_w)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _in_pidns = True
+        return
+    os.closerange(0, status_w)
+    os.closerange(status_w + 1, 1 << 16)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            continue
+        except ChildProcessError:  # pragma: no cover - the job was reaped already
+            os._exit(70)
+        if pid == job:
+            try:
+                os.write(status_w, str(status).encode())
+            except OSError:
+                pass
+            os._exit(0)
+
+
+def _relay_status(status: int) -> None:
+    """End this process the way the job ended (same exit code, or same signal)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+            os.kill(os.getpid(), sig)
+        except (OSError, ValueError):
+            pass
+        os._exit(128 + sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
+
+
+def enter_pidns() -> bool:
+    """For a process started by the runner (pool worker, launcher): move the job into a
+    PID namespace of its own.  Returns True in the job process; this process (the one
+    the runner waits for) stays outside, waits for ns init and ends as the job ended.
+    False = no namespace possible here (nothing changed)."""
+    if _in_pidns or not unshare_pidns():
+        return False
+    status_r, status_w = os.pipe()
+    try:
+        init = os.fork()
+    except OSError:
+        return False
+    if init == 0:
+        os.close(status_r)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        become_ns_init(status_w)
+        return True  # the job process
+    os.close(status_w)
+    os.closerange(0, status_r)  # the job's stdio and control fd belong to the job
+    os.closerange(status_r + 1, 1 << 16)
+    # TERM (timeout/cancel) is for the job to handle; the KILL after the grace, or the
+    # app's death (PDEATHSIG), ends this process, and ns init with it.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    while True:
+        try:
+            _, status = os.waitpid(init, 0)
+            break
+        except InterruptedError:  # pragma: no cover
+            continue
+        except ChildProcessError:  # pragma: no cover
+            os._exit(70)
+    data = b""
+    try:
+        data = os.read(status_r, 64)
+    except OSError:
+        pass
+    _relay_status(int(data) if data.strip().isdigit() else status)
+    return False  # not reached
 
 
 # --------------------------------------------------------------------------- audit hook
@@ -837,9 +1000,11 @@ def _finish(code: int) -> None:
     os._exit(code)
 
 
-def _spare_prepare(keep_close: list[int]) -> None:
+def _spare_prepare(keep_close: list[int], status_w: int | None = None) -> None:
     """In a freshly forked spare: drop the zygote's fds/handlers, own session, warm up.
 
+    With `status_w` the spare is pid 1 of a new PID namespace: it becomes ns init and
+    the rest happens in the job process it forks (see `become_ns_init`).
     Everything here happens *before* a job is assigned, off the critical path; warming up
     again also takes the copy-on-write faults of the common code paths ahead of time.
     """
@@ -856,13 +1021,18 @@ def _spare_prepare(keep_close: list[int]) -> None:
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the zygote died between fork and prctl
-        os._exit(0)
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    try:
-        private_dev_shm()  # ahead of time: off the job's critical path
-    except OSError:
-        pass  # (probed in the zygote: not expected) /dev/shm then stays read-only
+    if status_w is not None:
+        # (getppid() is 0 in the namespace; a zygote that died before the prctl is
+        # noticed by the spare socket's EOF)
+        become_ns_init(status_w)
+    else:
+        if os.getppid() == 1:  # the zygote died between fork and prctl
+            os._exit(0)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        try:
+            private_dev_shm()  # ahead of time: off the job's critical path
+        except OSError:
+            pass  # (probed in the zygote: not expected) /dev/shm then stays read-only
     _warm_up()
     # Text streams are made now, on placeholder pipes (same kind of fd as the job's, so
     # the same buffering/seekability); the job's pipes are later dup2'd onto fds 0-2.
@@ -967,6 +1137,10 @@ class _Zygote:
 
         signal.signal(signal.SIGTERM, _term)
         self.linux = sys.platform.startswith("linux")
+        # PID namespace per spare: unshare before its fork, back to our own after
+        self.pidns_fd = _own_pidns_fd() if self.linux else None
+        self.status_r: dict[int, int] = {}  # spare pid -> its ns init's status pipe
+        self.spare_status_w: int | None = None  # (in a spare: ns init's end)
 
     def send(self, obj: dict) -> None:  # type: ignore[type-arg]
         try:
@@ -982,7 +1156,7 @@ class _Zygote:
         """
         import select
 
-        self.send({"op": "ready", "pid": os.getpid()})
+        self.send({"op": "ready", "pid": os.getpid(), "pidns": self.pidns_fd is not None})
         for _ in range(self.initial_spares):
             child = self.make_spare()
             if child is not None:
@@ -1028,18 +1202,34 @@ class _Zygote:
 
         kind = socket.SOCK_SEQPACKET if self.linux else socket.SOCK_DGRAM
         mine, theirs = socket.socketpair(socket.AF_UNIX, kind)
+        status: tuple[int, int] | None = None
+        if self.pidns_fd is not None and _get_libc().unshare(CLONE_NEWPID) == 0:
+            status = os.pipe()
         try:
             pid = os.fork()
         except OSError as exc:
+            pid = -1
             mine.close()
             theirs.close()
             self.send({"op": "error", "message": str(exc)})
+        if pid != 0 and status is not None:
+            _setns(self.pidns_fd, CLONE_NEWPID)  # type: ignore[arg-type]  # back to ours
+            if pid < 0:
+                os.close(status[0])
+                os.close(status[1])
+        if pid < 0:
             return None
         if pid == 0:
             mine.close()
+            if status is not None:
+                os.close(status[0])
+                self.spare_status_w = status[1]
             return theirs
         theirs.close()
         self.jobs.add(pid)
+        if status is not None:
+            os.close(status[1])
+            self.status_r[pid] = status[0]
         try:
             _send_fds(self.sock, json.dumps({"op": "spare", "pid": pid}).encode(), [mine.fileno()])
         except OSError:
@@ -1073,9 +1263,22 @@ class _Zygote:
             if pid in self.jobs:
                 self.jobs.discard(pid)
                 finished = True
+                status = self._job_status(pid, status)
                 self.send({"op": "exit", "pid": pid, "status": status})
         if finished and self.linux:
             self.kill_orphans()
+
+    def _job_status(self, pid: int, status: int) -> int:
+        """The job's own wait status, as its ns init saw it (else the spare's own)."""
+        fd = self.status_r.pop(pid, None)
+        if fd is None:
+            return status
+        try:
+            data = os.read(fd, 64)
+        except OSError:
+            data = b""
+        os.close(fd)
+        return int(data) if data.strip().isdigit() else status
 
     def kill_orphans(self) -> None:
         for child in _children_of(os.getpid()):
@@ -1094,6 +1297,30 @@ class _Zygote:
                     os.kill(child, signal.SIGKILL)
                 except OSError:
                     pass
+
+
+def _own_pidns_fd() -> int | None:
+    """An fd on this process's PID namespace if it may make new ones (probed: unshare,
+    then straight back), else None."""
+    libc = _get_libc()
+    if libc is None:
+        return None
+    try:
+        fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    if libc.unshare(CLONE_NEWPID) != 0:
+        os.close(fd)
+        return None
+    if not _setns(fd, CLONE_NEWPID):
+        os.close(fd)  # pragma: no cover - cannot happen once unshare worked
+        return None
+    return fd
+
+
+def _setns(fd: int, nstype: int) -> bool:
+    libc = _get_libc()
+    return libc is not None and libc.setns(fd, nstype) == 0
 
 
 def _send_fds(sock: socket.socket, data: bytes, fds: list[int]) -> None:
@@ -1172,8 +1399,11 @@ def zygote_main(sockfd: int, parent_pid: int | None) -> int:
     landlock_abi()
     import fcntl  # noqa: F401  (used by every job: _hide_ctl_fd)
 
-    if os.geteuid() != 0:
-        _userns_works()  # once, before any spare exists (they inherit the answer)
+    if os.geteuid() != 0 and _userns_works():  # once, before any spare exists
+        try:  # in a user namespace of its own, the zygote may make PID namespaces
+            _enter_userns(_get_libc())
+        except OSError:
+            pass
     import gc
 
     _warm_up()
@@ -1182,7 +1412,10 @@ def zygote_main(sockfd: int, parent_pid: int | None) -> int:
     spare_sock = zyg.serve()
     if spare_sock is None:
         return 0
-    _spare_prepare([sock.detach(), zyg.wake_r, zyg.wake_w])
+    closing = [sock.detach(), zyg.wake_r, zyg.wake_w, *zyg.status_r.values()]
+    if zyg.pidns_fd is not None:
+        closing.append(zyg.pidns_fd)
+    _spare_prepare(closing, zyg.spare_status_w)
     _child_run(_spare_wait(spare_sock))
     return 70  # not reached: _child_run exits
 
@@ -1210,6 +1443,8 @@ def worker_main(ctl_fd: int, config_fd: int | None = None) -> int:
     """
     if hasattr(signal, "SIGKILL"):
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if config_fd is None:  # (a launcher-started worker is in its namespace already)
+        enter_pidns()  # ahead of time: a pool worker waits for its job in there
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     code = 70
     try:
@@ -1276,9 +1511,12 @@ def launch_main(python: str, args: list[str]) -> int:
     """
     if hasattr(signal, "SIGKILL"):
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    enter_pidns()  # whatever the interpreter starts dies with it
     if args[:1] == ["--check"]:
         cfg = {"memory_mb": 2048, "cpu_s": 15, "nofile": 256}
         _set_rlimits(cfg)
+        private_dev_shm()
+        readonly_except([])  # no metadata changes anywhere either
         if landlock_abi() > 0:
             apply_landlock([], ["/dev/null"])  # raises: then we do not exec at all
         drop_capabilities()

@@ -106,6 +106,11 @@ class ScriptRunner:
             parts.append(f"landlock(abi {self._abi})")
         if self._windows:
             return "+".join([*parts, "job-object", "audit-hook"])
+        if IS_LINUX:
+            z = self._zygotes.get("")
+            known = z.pidns if z is not None and not z.dead else None
+            if known if known is not None else bootstrap.pidns_expected():
+                parts.append("pidns")
         if IS_POSIX:
             parts.append("rlimits")
         parts.append("audit-hook")

@@ -48,6 +48,7 @@ class _Zygote:
         self.error: str | None = None
         self.replace_on_exit: set[int] = set()
         self.supply = 2  # spares kept ready (the zygote starts with two); grows with demand
+        self.pidns: bool | None = None  # jobs get PID namespaces (as the zygote says)
 
     async def start(self) -> None:
         kind = socket.SOCK_SEQPACKET if IS_LINUX else socket.SOCK_DGRAM
@@ -129,6 +130,7 @@ class _Zygote:
                     if not w.done():
                         w.set_exception(SandboxError(f"cannot start a script: {self.error}"))
             elif op == "ready" and not self.ready.done():
+                self.pidns = bool(obj.get("pidns"))
                 self.ready.set_result(int(obj["pid"]))
 
     def job_done(self, pid: int) -> None:

@@ -7,6 +7,7 @@ test modules import them whatever pytest's import mode is.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,3 +35,11 @@ async def runner() -> AsyncIterator[ScriptRunner]:
         yield r
     finally:
         await asyncio.wait_for(r.aclose(), 10)
+
+
+@pytest.fixture(scope="session")
+def venv_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A plain venv of the running Python (its bin/python is a symlink to a real binary)."""
+    d = tmp_path_factory.mktemp("venv") / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(d)], check=True, timeout=60)
+    return str(d / "bin" / "python")

@@ -139,16 +139,6 @@ def test_app_environment_not_readable_through_proc(project: Path, prefer: str) -
 
 
 # --------------------------------------------------------------------------- 1: interpreter
-@pytest.fixture(scope="module")
-def venv_python(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A plain venv of the running Python (its bin/python is a symlink to a real binary)."""
-    import subprocess
-
-    d = tmp_path_factory.mktemp("venv") / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(d)], check=True, timeout=60)
-    return str(d / "bin" / "python")
-
-
 @pytest.mark.skipif(not LINUX, reason="needs Landlock to confine the wrapper")
 @pytest.mark.parametrize("prefer", ["zygote", "pool", "spawn"])
 async def test_user_interpreter_never_runs_unconfined(

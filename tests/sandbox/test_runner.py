@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sbhelpers import LINUX, run
+from sbhelpers import LINUX, PIDS_SNIPPET, run, wait_ns_gone
 
 from nopflow.sandbox import (
     SandboxError,
@@ -168,23 +168,17 @@ async def test_timeout_kills_whole_tree(project: Path, prefer: str) -> None:
         os.wait()
         gpid = int(os.read(r, 32))
         with open("pids.json", "w") as fh:
-            json.dump([os.getpid(), child.pid, gpid], fh)
+            json.dump([_NS, os.getpid(), child.pid, gpid], fh)
         time.sleep(30)
     """
     r0 = ScriptRunner(prefer=prefer)
     try:
-        r = await run(r0, project, code, timeout_s=1.5)
+        r = await run(r0, project, PIDS_SNIPPET + textwrap.dedent(code), timeout_s=1.5)
         assert r.error == "timed out after 1.5 s", r.stderr_tail
-        pids = json.loads((project / "pids.json").read_text())
+        ns, *pids = json.loads((project / "pids.json").read_text())
         assert len(pids) == 3
-        left = await wait_gone(pids[:2])
-        assert left == []
-        if prefer == "zygote":  # the subreaper zygote also catches setsid escapees
-            assert await wait_gone(pids[2:]) == []
-        else:
-            for p in pids[2:]:
-                if alive(p):
-                    os.kill(p, signal.SIGKILL)
+        # the setsid escapee too, with either backend
+        assert await wait_ns_gone(ns, pids) == []
     finally:
         await r0.aclose()
 
@@ -195,11 +189,11 @@ async def test_finished_script_leaves_no_background_process(
     code = """
         import json, subprocess
         p = subprocess.Popen(["sleep", "30"])
-        print(json.dumps({"pid": p.pid}))
+        print(json.dumps({"ns": _NS, "pid": p.pid}))
     """
-    r = await run(runner, project, code)
+    r = await run(runner, project, PIDS_SNIPPET + textwrap.dedent(code))
     assert r.ok, r.error
-    assert await wait_gone([r.output["pid"]]) == []  # type: ignore[index]
+    assert await wait_ns_gone(r.output["ns"], [r.output["pid"]]) == []  # type: ignore[index]
 
 
 async def test_cancel_mid_script(runner: ScriptRunner, project: Path) -> None:
@@ -587,13 +581,14 @@ async def main():
     code = (
         "import json, os, subprocess, time\\n"
         "p = subprocess.Popen(['sleep', '60'])\\n"
-        "open('pids.json', 'w').write(json.dumps([os.getpid(), p.pid]))\\n"
+        "ns = os.readlink('/proc/self/ns/pid')\\n"
+        "open('pids.json', 'w').write(json.dumps([ns, os.getpid(), p.pid]))\\n"
         "time.sleep(60)\\n"
     )
     await runner.start(ScriptSpec(project_dir=Path(sys.argv[1]), code=code))
     for _ in range(400):
         try:
-            if len(json.loads((Path(sys.argv[1]) / "pids.json").read_text())) == 2:
+            if len(json.loads((Path(sys.argv[1]) / "pids.json").read_text())) == 3:
                 break
         except (OSError, ValueError):
             pass
@@ -616,8 +611,8 @@ async def test_app_exit_without_aclose_kills_scripts(project: Path, prefer: str)
         cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert await asyncio.wait_for(proc.wait(), 20) == 0
-    pids = json.loads((project / "pids.json").read_text())
-    assert await wait_gone(pids) == []
+    ns, *pids = json.loads((project / "pids.json").read_text())
+    assert await wait_ns_gone(ns, pids) == []
 
 
 @pytest.mark.skipif(not LINUX, reason="Landlock is Linux-only")
@@ -632,7 +627,7 @@ async def test_script_cannot_signal_the_app(runner: ScriptRunner, project: Path)
         try:
             os.kill({os.getpid()}, 0)
             app = "reachable"
-        except PermissionError:
+        except (PermissionError, ProcessLookupError):  # (not even visible: PID namespace)
             app = "refused"
         child = subprocess.Popen(["sleep", "30"])
         child.send_signal(signal.SIGTERM)
