@@ -34,6 +34,26 @@ def write_wf(folder: Path, nodes: list[dict[str, Any]], edges: list[tuple[str, s
     return path
 
 
+def script_pid(token: str) -> int | None:
+    """Host pid of a live script process from the ``NS/PID`` token it printed (scripts
+    run in a PID namespace of their own, where ``os.getpid()`` means nothing outside);
+    None once it is gone.  Without a namespace the token's pid is the host pid."""
+    ns, _, local = token.rpartition("/")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "pid") != ns:
+                continue
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(ln.split(":\t", 1) for ln in status.splitlines() if ":\t" in ln)
+        if fields.get("NSpid", "").split()[-1:] == [local] and fields["State"][0] not in "ZX":
+            return int(entry.name)
+    return None
+
+
 def nopflow(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "nopflow", *args], capture_output=True, text=True,
@@ -126,7 +146,10 @@ def test_usage_errors_exit_2(tmp_path: Path, data_dir: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_cancels_run_and_kills_children(tmp_path: Path, data_dir: Path,
                                                sig: signal.Signals) -> None:
-    code = "import os, sys, time\nprint(os.getpid(), file=sys.stderr, flush=True)\ntime.sleep(60)\n"
+    code = ("import os, sys, time\n"
+            "me = os.readlink('/proc/self/ns/pid') + '/' + str(os.getpid())\n"
+            "print(me, file=sys.stderr, flush=True)\n"
+            "time.sleep(60)\n")
     path = write_wf(tmp_path, [{"id": "slow", "type": "python", "config": {"code": code}},
                                {"id": "wait", "type": "delay", "config": {"seconds": 60}}],
                     [("start", "slow"), ("start", "wait")])
@@ -143,7 +166,7 @@ def test_signal_cancels_run_and_kills_children(tmp_path: Path, data_dir: Path,
             break
         ev = json.loads(line)
         if ev["event"] == "node_log" and ev["node_id"] == "slow":
-            child_pid = int(ev["line"])
+            child_pid = script_pid(ev["line"])
             break
     assert child_pid is not None
     proc.send_signal(sig)
@@ -155,6 +178,7 @@ def test_signal_cancels_run_and_kills_children(tmp_path: Path, data_dir: Path,
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.kill(child_pid, 0)
+    assert script_pid(ev["line"]) is None
     hist = nopflow("history", str(path), "--json")
     runs = json.loads(hist.stdout)
     assert runs[0]["status"] == "cancelled"

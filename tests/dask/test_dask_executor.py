@@ -72,22 +72,32 @@ def node(nid: str, ntype: str, config: dict[str, Any], **extra: Any) -> dict[str
     return {"id": nid, "type": ntype, "config": config, **extra}
 
 
-def alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+def script_pid(token: str) -> int | None:
+    """Host pid of a live script process from the ``NS/PID`` token it printed (scripts
+    run in a PID namespace of their own, where ``os.getpid()`` means nothing outside);
+    None once it is gone.  Without a namespace the token's pid is the host pid."""
+    ns, _, local = token.rpartition("/")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "pid") != ns:
+                continue
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(ln.split(":\t", 1) for ln in status.splitlines() if ":\t" in ln)
+        if fields.get("NSpid", "").split()[-1:] == [local] and fields["State"][0] not in "ZX":
+            return int(entry.name)
+    return None
 
 
-async def gone_within(pid: int, seconds: float) -> bool:
+def alive(pid: str) -> bool:
+    """True while the script that printed token `pid` runs (not a zombie)."""
+    return script_pid(pid) is not None
+
+
+async def gone_within(pid: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not alive(pid):
@@ -96,17 +106,19 @@ async def gone_within(pid: int, seconds: float) -> bool:
     return not alive(pid)
 
 
-DOUBLE = (
-    "import json, os, sys\n"
+DOUBLE = (  # "fresh": no earlier script ran in this process (a marker in builtins)
+    "import builtins, json, os, sys\n"
+    "fresh = not hasattr(builtins, '_seen'); builtins._seen = True\n"
     "d = json.load(sys.stdin)\n"
     "print('doubling', d['x'], file=sys.stderr)\n"
-    "print(json.dumps({'n': d['x'] * 2, 'pid': os.getpid(), 'cwd': os.getcwd()}))\n"
+    "print(json.dumps({'n': d['x'] * 2, 'fresh': fresh, 'cwd': os.getcwd()}))\n"
 )
 
 SLEEPER = (
     "import os, sys, time\n"
-    "open('pid-' + os.environ['TAG'], 'w').write(str(os.getpid()))\n"
-    "print('pid', os.getpid(), file=sys.stderr, flush=True)\n"
+    "me = os.readlink('/proc/self/ns/pid') + '/' + str(os.getpid())\n"
+    "open('pid-' + os.environ['TAG'], 'w').write(me)\n"
+    "print('pid', me, file=sys.stderr, flush=True)\n"
     "time.sleep(60)\n"
 )
 
@@ -131,7 +143,7 @@ async def test_parallel_workflow_outputs_states_and_live_logs(scheduler: str,
     merged = run.outputs["all"]
     assert [merged[f"p{i}"]["n"] for i in range(n)] == [2 * i for i in range(n)]
     assert {merged[f"p{i}"]["cwd"] for i in range(n)} == {str(tmp_path.resolve())}
-    assert len({merged[f"p{i}"]["pid"] for i in range(n)}) == n  # a fresh child each
+    assert all(merged[f"p{i}"]["fresh"] for i in range(n))  # a fresh child each
     logs = {(e.node_id, e.line) for e in events if isinstance(e, NodeLog)}
     assert logs == {(f"p{i}", f"doubling {i}") for i in range(n)}
     assert run.nodes["p3"].stderr_tail == "doubling 3"
@@ -249,7 +261,7 @@ async def test_timeout_kills_the_remote_child(scheduler: str, tmp_path: Path) ->
     await asyncio.wait_for(run.execute(), 30)
     assert run.status == "failed"
     assert run.nodes["t"].error == "timed out after 1 s"
-    pid = int((tmp_path / "pid-t").read_text())
+    pid = (tmp_path / "pid-t").read_text()
     assert await gone_within(pid, 5), f"script {pid} still alive on the worker"
 
 
@@ -259,12 +271,12 @@ async def test_cancel_kills_remote_children_and_marks_nodes(scheduler: str,
     nodes += [node(f"c{i}", "python", {"code": SLEEPER, "env": {"TAG": str(i)}})
               for i in range(2)]
     run = Run(wf(nodes, ["s->c0", "s->c1"], scheduler, max_parallel=2), project_dir=tmp_path)
-    pids: dict[str, int] = {}
+    pids: dict[str, str] = {}
     started = asyncio.Event()
 
     def on_event(e: Event) -> None:
         if isinstance(e, NodeLog) and e.line.startswith("pid "):
-            pids[e.node_id] = int(e.line.split()[1])
+            pids[e.node_id] = e.line.split()[1]
             if len(pids) == 2:
                 started.set()
 
@@ -417,12 +429,12 @@ async def test_cancel_reaches_queued_tasks_too(scheduler: str, tmp_path: Path) -
               for i in range(n)]
     run = Run(wf(nodes, [f"s->c{i}" for i in range(n)], scheduler, max_parallel=n),
               project_dir=tmp_path)
-    pids: list[int] = []
+    pids: list[str] = []
     four = asyncio.Event()
 
     def on_event(e: Event) -> None:
         if isinstance(e, NodeLog) and e.line.startswith("pid "):
-            pids.append(int(e.line.split()[1]))
+            pids.append(e.line.split()[1])
             if len(pids) == 4:
                 four.set()
 

@@ -32,7 +32,8 @@ RUN_TIMEOUT = 30_000
 
 PID_THEN_SLEEP = (
     "import os, sys, time, json\n"
-    "print('pid', os.getpid(), file=sys.stderr, flush=True)\n"
+    "me = os.readlink('/proc/self/ns/pid') + '/' + str(os.getpid())\n"
+    "print('pid', me, file=sys.stderr, flush=True)\n"
     "time.sleep({seconds})\n"
     "print(json.dumps({{'slept': {seconds}}}))\n"
 )
@@ -116,18 +117,40 @@ def wait_idle(window, qtbot, timeout: int = RUN_TIMEOUT) -> None:  # type: ignor
 
 
 def wait_pid(window, qtbot, node_id: str) -> int:  # type: ignore[no-untyped-def]
-    """The script's pid, read from its live stderr line in the Output log."""
+    """The script's host pid, from the live stderr line in the Output log that gives it."""
     found: list[int] = []
 
     def seen() -> bool:
         for line in window.output.toPlainText().splitlines():
             if line.startswith(f"{node_id} | pid "):
-                found.append(int(line.split()[-1]))
+                pid = script_pid(line.split()[-1])
+                if pid is not None:
+                    found.append(pid)
                 return True
         return False
 
     qtbot.waitUntil(seen, timeout=RUN_TIMEOUT)
     return found[0]
+
+
+def script_pid(token: str) -> int | None:
+    """Host pid of a live script process from the ``NS/PID`` token it printed (scripts
+    run in a PID namespace of their own, where ``os.getpid()`` means nothing outside);
+    None once it is gone.  Without a namespace the token's pid is the host pid."""
+    ns, _, local = token.rpartition("/")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "pid") != ns:
+                continue
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(ln.split(":\t", 1) for ln in status.splitlines() if ":\t" in ln)
+        if fields.get("NSpid", "").split()[-1:] == [local] and fields["State"][0] not in "ZX":
+            return int(entry.name)
+    return None
 
 
 def proc_state(pid: int) -> str | None:
@@ -225,7 +248,8 @@ def test_run_from_toolbar_goes_through_states(window, qtbot, aloop, tmp_path, re
 
 def test_pause_stops_the_script_process_and_resume_continues(window, qtbot, aloop, tmp_path):
     code = ("import os, sys, time, json\n"
-            "print('pid', os.getpid(), file=sys.stderr, flush=True)\n"
+            "me = os.readlink('/proc/self/ns/pid') + '/' + str(os.getpid())\n"
+            "print('pid', me, file=sys.stderr, flush=True)\n"
             "for i in range(12):\n"
             "    print('tick', i, file=sys.stderr, flush=True)\n"
             "    time.sleep(0.1)\n"
