@@ -936,9 +936,12 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
     main_mod.__builtins__ = __builtins__  # type: ignore[attr-defined]
     sys.modules["__main__"] = main_mod
     code_text = cfg.get("code")
+    file_text = cfg.get("source")  # a script file's content, read once by the runner
     exit_code = 0
     try:
-        if code_text is None:
+        if file_text is not None:
+            source = file_text.encode("utf-8", "surrogateescape")
+        elif code_text is None:  # (an older runner: the path itself)
             with open(cfg["script"], "rb") as fh:
                 source = fh.read()
         else:
@@ -959,7 +962,8 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
             exit_code = 1
     except BaseException as exc:
         try:
-            info = _describe(exc, filename, code_text, project)
+            shown = code_text if file_text is None else _source_text(source)
+            info = _describe(exc, filename, shown, project)
             report(info)
             sys.stderr.write(info["traceback"])
         except BaseException:
@@ -974,6 +978,17 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
             )
         exit_code = 1
     return exit_code
+
+
+def _source_text(source: bytes) -> str | None:
+    """A script file's text for its traceback (the lines that ran, not the file now)."""
+    import io
+    import tokenize
+
+    try:
+        return source.decode(tokenize.detect_encoding(io.BytesIO(source).readline)[0], "replace")
+    except (SyntaxError, LookupError):
+        return None
 
 
 def _finish(code: int) -> None:

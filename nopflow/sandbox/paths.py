@@ -21,14 +21,18 @@ script can always build a path itself — which Landlock / the audit hook then c
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import re
+import stat
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from nopflow.errors import NopflowError
 
-__all__ = ["SandboxError", "check_input_paths", "check_inside"]
+__all__ = ["SandboxError", "check_input_paths", "check_inside", "read_beneath"]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _WIN_ABS = re.compile(r"^[A-Za-z]:[\\/]")
@@ -52,10 +56,113 @@ def check_inside(project_dir: Path, path: str | Path, *, what: str = "path") -> 
         raise SandboxError(f"{what} contains a NUL byte: {str(path)!r}")
     root = Path(project_dir).resolve()
     raw = os.path.expanduser(str(path)) if str(path).startswith("~") else str(path)
-    candidate = (root / raw).resolve()
+    try:
+        candidate = (root / raw).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, or swapped while resolving
+        raise SandboxError(f"{what} cannot be resolved: {path}: {exc}") from exc
     if not _is_within(candidate, root):
         raise SandboxError(f"{what} outside the project directory: {path}")
     return candidate
+
+
+MAX_SCRIPT_BYTES = 16 * 2**20
+_SYS_OPENAT2 = 437  # same number on every Linux architecture (generic table)
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_NO_SYMLINKS = 0x04
+_RESOLVE_BENEATH = 0x08
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64)]  # fmt: skip
+
+
+_openat2_missing = not sys.platform.startswith("linux")
+
+
+def _openat2(dirfd: int, rel: str, flags: int) -> int | None:
+    """openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS); None where the kernel lacks it."""
+    global _openat2_missing
+    if _openat2_missing:
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover
+        _openat2_missing = True
+        return None
+    how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+    fd = libc.syscall(
+        ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), os.fsencode(rel),
+        ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)),
+    )  # fmt: skip
+    if fd >= 0:
+        return int(fd)
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EPERM):  # no openat2 (or a seccomp filter refusing it)
+        _openat2_missing = True
+        return None
+    raise OSError(err, os.strerror(err), rel)
+
+
+def _open_walk(dirfd: int, rel: str, flags: int) -> int:
+    """The same without openat2: one component at a time, none of them a symlink."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), rel)
+    cur = os.dup(dirfd)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          dir_fd=cur)  # fmt: skip
+            os.close(cur)
+            cur = nxt
+        return os.open(parts[-1], flags | os.O_NOFOLLOW, dir_fd=cur)
+    finally:
+        os.close(cur)
+
+
+def read_beneath(root: Path, path: Path, *, what: str = "script") -> bytes:
+    """The content of `path` (already resolved, inside `root`), opened once beneath
+    `root` with no symlink on the way: what is read is what runs, however the path is
+    swapped meanwhile (the child never opens the path again)."""
+    rel = os.path.relpath(path, root)
+    if os.name != "posix":  # pragma: no cover - Windows: no dir_fd/O_NOFOLLOW
+        with open(path, "rb") as fh:
+            return fh.read(MAX_SCRIPT_BYTES + 1)
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK  # (a FIFO must not block)
+    try:
+        dirfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SandboxError(f"project directory not readable: {root}: {exc.strerror}") from exc
+    try:
+        fd = _openat2(dirfd, rel, flags)
+        if fd is None:
+            fd = _open_walk(dirfd, rel, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise SandboxError(f"{what} not found: {rel}") from exc
+        if exc.errno in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR):
+            raise SandboxError(
+                f"{what} path changed while it was opened (a symlink appeared): {rel}"
+            ) from exc
+        raise SandboxError(f"cannot read {what} {rel}: {exc.strerror}") from exc
+    finally:
+        os.close(dirfd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SandboxError(f"{what} not found: {rel} is not a regular file")
+        chunks, size = [], 0
+        while size <= MAX_SCRIPT_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_SCRIPT_BYTES:
+            raise SandboxError(f"{what} larger than {MAX_SCRIPT_BYTES // 2**20} MiB: {rel}")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 class _Probe:

@@ -41,7 +41,7 @@ from nopflow.sandbox.fdio import _close_all, _job_writers
 from nopflow.sandbox.handle import ScriptHandle, _Job
 from nopflow.sandbox.interpreters import _interpreter_cmd, avalidate_interpreter
 from nopflow.sandbox.nproc import NPROC_HEADROOM, _ProcessBudget
-from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside
+from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside, read_beneath
 from nopflow.sandbox.pool import _Pool
 from nopflow.sandbox.procs import IS_LINUX, IS_POSIX, _base_env, _wait_popen
 from nopflow.sandbox.spec import ScriptResult, ScriptSpec
@@ -221,6 +221,8 @@ class ScriptRunner:
             script_path = check_inside(project, spec.script, what="script path")
             if not script_path.is_file():
                 raise SandboxError(f"script not found: {spec.script}")
+            # opened once, beneath the project: the child runs these bytes, never the path
+            source = read_beneath(project, script_path)
         try:
             stdin_data = json.dumps(spec.input, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -261,6 +263,7 @@ class ScriptRunner:
         }
         if script_path is not None:
             cfg["script"] = str(script_path)
+            cfg["source"] = source.decode("utf-8", "surrogateescape")  # any bytes, as JSON
             cfg["filename"] = str(script_path)
             cfg["sys_path0"] = str(script_path.parent)
         else:
