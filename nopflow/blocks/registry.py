@@ -39,6 +39,7 @@ BUILTIN = (
     "nopflow.blocks.output:OutputBlock",
     "nopflow.blocks.python_script:PythonBlock",
     "nopflow.blocks.set_vars:SetBlock",
+    "nopflow.blocks.shell:ShellBlock",
     "nopflow.blocks.sql:SqlBlock",
     "nopflow.blocks.ssh:SshBlock",
     "nopflow.blocks.start:StartBlock",
