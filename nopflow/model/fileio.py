@@ -11,7 +11,6 @@ import json
 import os
 import tempfile
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,11 @@ from pydantic import ValidationError
 
 from nopflow.errors import WorkflowFileError
 from nopflow.model import strict_json
-from nopflow.model.workflow import FORMAT, FORMAT_VERSION, Workflow
+from nopflow.model.migrate import BlockCatalog, migrate_document, migrate_nodes
+from nopflow.model.workflow import FORMAT, TRIGGER_TYPES, Workflow
 
 #: Workflow files beyond this size are refused before parsing (a 5,000-node file is ~2 MB).
 MAX_FILE_BYTES = 16 * 2**20
-
-#: Migrations from version N to N+1, applied in order to older documents.
-Migration = Callable[[dict[str, Any]], dict[str, Any]]
-MIGRATIONS: dict[int, Migration] = {}
-
-#: The oldest format version we can migrate from (no older versions exist yet).
-OLDEST_VERSION = 1
 
 SUFFIX = ".nopflow.json"
 
@@ -62,6 +55,9 @@ def _describe_validation_error(exc: ValidationError) -> list[tuple[tuple[int | s
             msg = f"unknown field '{loc[-1]}'" if loc else "unknown field"
         elif err.get("type") == "missing":
             msg = "required field is missing"
+        elif err.get("type") == "union_tag_not_found":
+            kinds = f" (one of: {', '.join(TRIGGER_TYPES)})" if loc[:1] == ("triggers",) else ""
+            msg = f"'type' is missing{kinds}"
         out.append((loc, msg))
     return out
 
@@ -75,9 +71,14 @@ def stable_id_for(path: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, "file://" + os.path.abspath(path)).hex
 
 
-def parse_workflow(data: bytes | str, path: str | None = None) -> Workflow:
-    """Decode, migrate and validate a workflow document; raise `WorkflowFileError` on any fault."""
-    return workflow_from_document(decode_json_file(data, path), path)
+def parse_workflow(
+    data: bytes | str, path: str | None = None, blocks: BlockCatalog | None = None
+) -> Workflow:
+    """Decode, migrate and validate a workflow document; raise `WorkflowFileError` on any fault.
+
+    With `blocks`, node configs are also brought up to their installed block's version.
+    """
+    return workflow_from_document(decode_json_file(data, path), path, blocks)
 
 
 def decode_json_file(data: bytes | str, path: str | None = None) -> Any:
@@ -116,8 +117,13 @@ def decode_json_file(data: bytes | str, path: str | None = None) -> Any:
     return doc
 
 
-def workflow_from_document(doc: Any, path: str | None = None) -> Workflow:
-    """Validate an already-decoded JSON document as a workflow (migrating older versions)."""
+def workflow_from_document(
+    doc: Any, path: str | None = None, blocks: BlockCatalog | None = None
+) -> Workflow:
+    """Validate an already-decoded JSON document as a workflow (migrating older versions).
+
+    `doc` is never modified. With `blocks`, node configs are migrated to their block's version.
+    """
     if not isinstance(doc, dict):
         raise WorkflowFileError(
             path, f"expected a JSON object at the top level, found {type(doc).__name__}"
@@ -129,27 +135,11 @@ def workflow_from_document(doc: Any, path: str | None = None) -> Workflow:
             path, f"not a nopflow workflow ({found}; expected \"format\": \"{FORMAT}\")",
             json_path="$.format",
         )
-    version = doc.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise WorkflowFileError(
-            path, f"'version' must be a whole number, found {version!r}", json_path="$.version"
-        )
-    if version > FORMAT_VERSION:
-        raise WorkflowFileError(
-            path,
-            f"written by a newer nopflow (format version {version}); this nopflow reads "
-            f"versions up to {FORMAT_VERSION}. Update nopflow to open it.",
-            json_path="$.version",
-        )
-    if version < OLDEST_VERSION:
-        raise WorkflowFileError(
-            path, f"unknown format version {version}", json_path="$.version"
-        )
-    doc = migrate(doc, version)
+    doc = migrate_document(doc, path)
     if "id" not in doc and path is not None:
         doc = {**doc, "id": stable_id_for(path)}
     try:
-        return Workflow.model_validate(doc)
+        wf = Workflow.model_validate(doc)
     except ValidationError as exc:
         found = [
             WorkflowFileError(path, msg, json_path=json_path(loc), node_id=_node_id_at(doc, loc))
@@ -162,22 +152,17 @@ def workflow_from_document(doc: Any, path: str | None = None) -> Workflow:
         ) from None
     except RecursionError:
         raise WorkflowFileError(path, "document is nested too deeply") from None
+    return wf if blocks is None else migrate_nodes(wf, blocks, path)
 
 
-def migrate(doc: dict[str, Any], version: int) -> dict[str, Any]:
-    """Bring an older document up to the current version, one step at a time."""
-    while version < FORMAT_VERSION:
-        step = MIGRATIONS.get(version)
-        if step is None:
-            raise WorkflowFileError(None, f"no migration from format version {version}")
-        doc = step(dict(doc))
-        version += 1
-        doc["version"] = version
-    return doc
+def load_workflow(
+    path: str | os.PathLike[str], blocks: BlockCatalog | None = None
+) -> Workflow:
+    """Read a workflow file. Raises only `WorkflowFileError`, naming the file.
 
-
-def load_workflow(path: str | os.PathLike[str]) -> Workflow:
-    """Read a workflow file. Raises only `WorkflowFileError`, naming the file."""
+    Front ends pass `blocks=nopflow.blocks.get_block` so node configs reach their block's
+    version; without it only the file format is migrated.
+    """
     p = Path(path)
     name = str(path)
     try:
@@ -206,25 +191,31 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         raise WorkflowFileError(name, "permission denied") from None
     except OSError as exc:
         raise WorkflowFileError(name, f"cannot read: {exc.strerror or exc}") from None
-    return parse_workflow(data, name)
+    return parse_workflow(data, name, blocks)
 
 
 def dump_workflow(wf: Workflow) -> str:
-    """The file text of a workflow: stable key order, 2-space indent, trailing newline."""
-    doc = wf.model_dump()  # python mode: JSON mode would write a non-finite number as null
-    if not doc.get("notes"):
-        doc.pop("notes", None)
+    """The file text of a workflow: stable key order, 2-space indent, trailing newline.
+
+    Empty canvas extras (`notes`, `groups`) and an empty `triggers` list are left out.
+    """
+    doc = _without_empty_extras(wf.model_dump())  # python mode: JSON mode writes inf as null
     try:
         return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except TypeError:  # a value only pydantic knows how to write as JSON
-        text_doc = wf.model_dump(mode="json")
-        if not text_doc.get("notes"):
-            text_doc.pop("notes", None)
+        text_doc = _without_empty_extras(wf.model_dump(mode="json"))
         _refuse_non_finite(doc)
         return json.dumps(text_doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except ValueError:
         _refuse_non_finite(doc)
         raise
+
+
+def _without_empty_extras(doc: dict[str, Any]) -> dict[str, Any]:
+    for key in ("notes", "groups", "triggers"):
+        if not doc.get(key):
+            doc.pop(key, None)
+    return doc
 
 
 def _refuse_non_finite(doc: Any) -> None:

@@ -17,11 +17,11 @@ from pydantic.json_schema import models_json_schema
 
 from nopflow.model.workflow import Workflow
 
-SCHEMA_ID = "https://nopflow.invalid/schema/workflow-v1.json"
+SCHEMA_ID = "https://nopflow.invalid/schema/workflow-v2.json"
 
 
 def workflow_schema(node_configs: Mapping[str, type[BaseModel]] | None = None) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a version-1 workflow file.
+    """The JSON Schema (draft 2020-12) of a workflow file (format version 2).
 
     `node_configs` maps a block type to its config model; a node of that type must have a
     matching `config`. Nodes of other types (a plugin not installed here) keep the generic
@@ -34,7 +34,7 @@ def workflow_schema(node_configs: Mapping[str, type[BaseModel]] | None = None) -
         schema = Workflow.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
-    schema["title"] = "nopflow workflow (format version 1)"
+    schema["title"] = "nopflow workflow (format version 2)"
     return schema
 
 
