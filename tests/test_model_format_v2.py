@@ -225,3 +225,17 @@ def test_cli_runs_a_version_1_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["status"] == "completed" and result["outputs"] == {"x": 20}
+
+
+def test_shipped_schema_accepts_every_version_2_field_and_flags_a_bad_trigger() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from nopflow.resources import resource_path
+
+    schema = json.loads(resource_path("workflow.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    assert [e.message for e in validator.iter_errors(V2_FULL)] == []
+    bad = copy.deepcopy(V2_FULL)
+    bad["triggers"][1]["seconds"] = "often"
+    bad["groups"][0]["rect"] = [0, 0, 10]
+    found = sorted("/".join(map(str, e.absolute_path)) for e in validator.iter_errors(bad))
+    assert found == ["groups/0/rect", "triggers/1"]  # oneOf: no branch fits this trigger

@@ -29,7 +29,7 @@ def errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def workflow(*nodes: dict[str, Any]) -> dict[str, Any]:
-    return {"format": "nopflow/workflow", "version": 1, "name": "t", "nodes": list(nodes),
+    return {"format": "nopflow/workflow", "version": 2, "name": "t", "nodes": list(nodes),
             "edges": []}
 
 
