@@ -93,12 +93,13 @@ def cmd_validate(file: str) -> int:
     """`nopflow validate FILE`: 0 if it can run, else 2 and one line per problem."""
     from pathlib import Path
 
+    from nopflow.blocks import get_block
     from nopflow.engine.compiler import validate
     from nopflow.errors import NopflowError
     from nopflow.model import load_workflow
 
     try:
-        wf = load_workflow(file)
+        wf = load_workflow(file, blocks=get_block)
     except NopflowError as exc:
         print(f"nopflow: {exc}", file=sys.stderr)
         return EXIT_INVALID

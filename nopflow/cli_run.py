@@ -276,6 +276,7 @@ async def _execute(run: Any, recorder: Any, early: EarlySignals, executor: Any =
 
 def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     """Run a workflow headless; returns the exit code. ``early`` holds signals seen so far."""
+    from nopflow.blocks import get_block
     from nopflow.engine.compiler import CompileError, compile_workflow
     from nopflow.engine.runner import Run
     from nopflow.errors import NopflowError
@@ -295,7 +296,7 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
         _err(str(exc))
         return EXIT_INVALID
     try:
-        wf = load_workflow(args.file)
+        wf = load_workflow(args.file, blocks=get_block)
     except NopflowError as exc:
         _err(str(exc))
         return EXIT_INVALID

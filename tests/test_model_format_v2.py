@@ -239,3 +239,28 @@ def test_shipped_schema_accepts_every_version_2_field_and_flags_a_bad_trigger() 
     bad["groups"][0]["rect"] = [0, 0, 10]
     found = sorted("/".join(map(str, e.absolute_path)) for e in validator.iter_errors(bad))
     assert found == ["groups/0/rect", "triggers/1"]  # oneOf: no branch fits this trigger
+
+
+def test_editor_keeps_every_version_2_field_through_open_and_save(
+    tmp_path: Path, qtbot  # type: ignore[no-untyped-def]
+) -> None:
+    pytest.importorskip("PySide6")
+    from nopflow.blocks import get_block
+    from nopflow.ui.main_window import MainWindow
+
+    path = write(tmp_path / "full.nopflow.json", V2_FULL)
+    expected = load_workflow(path, blocks=get_block)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.open_file(str(path))
+    assert win.save()
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["triggers"] == [t.model_dump(mode="json") for t in expected.triggers]
+    assert saved["groups"][0]["rect"] == [-20, -20, 400, 200]
+    assert saved["nodes"][1]["pinned"] == {"rows": [1, 2]} and saved["nodes"][2]["pinned"] is None
+    assert saved["settings"]["env_allow"] == ["HOME", "API_TOKEN"]
+    assert load_workflow(path) == expected
+    win.undo.setClean()
+    win.close()

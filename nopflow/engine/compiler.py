@@ -235,6 +235,15 @@ def validate(wf: Workflow, project_dir: Path | None = None,
     return []
 
 
+def _version_problem(have: int, block_type: str, installed: int) -> str:
+    """A node whose config is not for the installed block (a loader without blocks= got it)."""
+    if have > installed:
+        return (f"written for version {have} of block '{block_type}', but the installed block "
+                f"is version {installed}: update nopflow or the plugin that provides it")
+    return (f"config is for version {have} of block '{block_type}' (installed: {installed}); "
+            "load the file with blocks=get_block so the block migrates it")
+
+
 def compile_workflow(wf: Workflow, project_dir: Path | None = None,
                      credentials: CredentialCatalog | None = None) -> Plan:
     """Build the plan, or raise `CompileError` listing every problem found."""
@@ -258,6 +267,10 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
                     kind="unknown-type",
                 )
             )
+            continue
+        if node.version is not None and node.version != block.version:
+            problems.append(Problem(_version_problem(node.version, node.type, block.version),
+                                    node_id=node.id, kind="version"))
             continue
         try:
             config = block.Config.model_validate(node.config)

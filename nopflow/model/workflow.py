@@ -30,7 +30,7 @@ NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$"
 _NODE_ID_RE = re.compile(NODE_ID_PATTERN)
 
 ErrorMode = Literal["stop", "skip-branch", "continue"]
-#: A node may also route its failure to its `error` port instead (DESIGN.md §4).
+#: A node may also route its failure to its `error` port instead (docs/file-format.md).
 NodeErrorMode = Literal["stop", "skip-branch", "continue", "route"]
 
 #: Names of `$env` variables: what a shell would accept, so `$env.NAME` can name them.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer
 
+from nopflow.blocks import get_block
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, atomic_write_text, dump_workflow, workflow_from_document
 from nopflow.model.fileio import decode_json_file
@@ -131,7 +132,7 @@ def read_copy(path: Path) -> Recovery:
             raise DamagedCopy("its 'file' is not a path")
         if isinstance(saved_at, bool) or not isinstance(saved_at, (int, float)):
             raise DamagedCopy("its 'saved_at' is not a time")
-        wf = workflow_from_document(doc.get("workflow"), str(path))
+        wf = workflow_from_document(doc.get("workflow"), str(path), blocks=get_block)
     except NopflowError as exc:
         raise DamagedCopy(str(exc).removeprefix(f"{path}: ")) from None
     except OSError as exc:

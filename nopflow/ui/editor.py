@@ -42,6 +42,7 @@ class Editor(QObject):
         return Node(
             id=self.doc.unique_node_id(block.type),
             type=block.type,
+            version=block.version,
             title=block.title,
             position=(top_left.x(), top_left.y()),
             config=block.default_config(),

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nopflow.blocks import get_block
 from nopflow.engine.compiler import Problem
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, load_workflow, new_id, save_workflow
@@ -426,7 +427,7 @@ class MainWindow(QMainWindow):
                 return True
             rec.path.unlink(missing_ok=True)
         try:
-            wf = load_workflow(path)
+            wf = load_workflow(path, blocks=get_block)
         except NopflowError as exc:
             dialogs.show_error(self, "Cannot open workflow", str(exc))
             return False
