@@ -262,5 +262,7 @@ def test_editor_keeps_every_version_2_field_through_open_and_save(
     assert saved["nodes"][1]["pinned"] == {"rows": [1, 2]} and saved["nodes"][2]["pinned"] is None
     assert saved["settings"]["env_allow"] == ["HOME", "API_TOKEN"]
     assert load_workflow(path) == expected
+    win.validator.run_now()  # finish the window's background check inside this test
+    win.validator.wait()
     win.undo.setClean()
     win.close()

@@ -137,7 +137,7 @@ def migrate_nodes(wf: Workflow, blocks: BlockCatalog, path: str | None = None) -
 
     A node without a version takes the block's; an older node's config goes through the
     block's `migrate` (given a copy); a node newer than its block is refused, naming it.
-    Reports the first problem and how many more there are.
+    Every problem is reported at once (one line each).
     """
     problems: list[WorkflowFileError] = []
     nodes = list(wf.nodes)
@@ -184,11 +184,8 @@ def migrate_nodes(wf: Workflow, blocks: BlockCatalog, path: str | None = None) -
         changed = True
     if problems:
         first = problems[0]
-        if len(problems) > 1:
-            more = len(problems) - 1
-            raise WorkflowFileError(
-                path, f"{first.detail} (and {more} more problem{'s' if more > 1 else ''})",
-                json_path=first.json_path, node_id=first.node_id,
-            )
-        raise first
+        raise WorkflowFileError(
+            path, first.detail, json_path=first.json_path, node_id=first.node_id,
+            more=problems[1:],
+        )
     return wf.model_copy(update={"nodes": nodes}) if changed else wf

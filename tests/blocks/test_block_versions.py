@@ -179,13 +179,13 @@ def test_a_failing_block_migration_names_file_node_and_block(broken_blocks: None
     document["nodes"].append({"id": "other", "type": "greet_list", "version": 2})
     with pytest.raises(WorkflowFileError) as info:
         workflow_from_document(document, "bad.nopflow.json", blocks=get_block)
-    assert str(info.value) == (
+    assert str(info.value).splitlines() == [
         "bad.nopflow.json: $.nodes[1].config (node hello): block 'greet_raises' cannot "
-        "migrate this config from version 1 to 3: 'text' (and 1 more problem)")
-    del document["nodes"][1]
-    with pytest.raises(WorkflowFileError, match=r"\$\.nodes\[2\]\.config \(node other\): block "
-                       "'greet_list' migrated this config to a list, not an object"):
-        workflow_from_document(document, "bad.nopflow.json", blocks=get_block)
+        "migrate this config from version 1 to 3: 'text'",
+        "bad.nopflow.json: $.nodes[3].config (node other): block 'greet_list' migrated this "
+        "config to a list, not an object",
+    ]
+    assert [p.node_id for p in info.value.problems] == ["hello", "other"]
 
 
 def test_compiler_refuses_a_node_whose_config_was_never_migrated(greet_plugin: Path) -> None:
@@ -223,5 +223,9 @@ def test_editor_opens_an_old_file_and_saves_it_migrated_as_version_2(
     assert [(n["type"], n["version"]) for n in added] == [("greet", 3)]
     assert {n["id"]: n["version"] for n in saved["nodes"]}["start"] == 1
     assert load_workflow(path, blocks=get_block) == load_workflow(path)  # nothing left to do
+    # the window's problem check must finish inside this test: it looks blocks up on a worker
+    # thread, and the plugin fixture's teardown forgets the registry while it may be loading
+    win.validator.run_now()
+    win.validator.wait()
     win.undo.setClean()
     win.close()
