@@ -189,3 +189,19 @@ def migrate_nodes(wf: Workflow, blocks: BlockCatalog, path: str | None = None) -
             more=problems[1:],
         )
     return wf.model_copy(update={"nodes": nodes}) if changed else wf
+
+
+def resolve_versions(wf: Workflow, blocks: BlockCatalog) -> Workflow:
+    """The workflow with every node that has no `version` given its installed block's.
+
+    For workflows built in code (an editor's new document, tests): their configs are
+    already in today's shape, and a save should say which shape that is.
+    """
+    nodes = list(wf.nodes)
+    changed = False
+    for i, node in enumerate(wf.nodes):
+        block = blocks(node.type) if node.version is None else None
+        if block is not None:
+            nodes[i] = node.model_copy(update={"version": block.version})
+            changed = True
+    return wf.model_copy(update={"nodes": nodes}) if changed else wf

@@ -30,6 +30,7 @@ from nopflow.blocks import get_block
 from nopflow.engine.compiler import Problem
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, load_workflow, new_id, save_workflow
+from nopflow.model.migrate import resolve_versions
 from nopflow.ui import clipboard, dialogs
 from nopflow.ui.autosave import Autosaver, SetAside, find_recovery
 from nopflow.ui.document import WorkflowDocument
@@ -382,7 +383,7 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()
         self.path = path
         self._recovered = recovered
-        self.doc.load(wf)
+        self.doc.load(resolve_versions(wf, get_block))  # a save records each block's version
         self.undo.clear()
         self.undo.setClean()
         self._update_title()
