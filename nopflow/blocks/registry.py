@@ -74,7 +74,9 @@ class _State:
 
 
 _state: _State | None = None
-_lock = threading.Lock()  # the editor may validate on a worker thread first
+#: discovery may run on a worker thread (the editor's validator): one at a time, and a
+#: `rediscover` waits for a discovery in progress instead of being overwritten by it
+_lock = threading.RLock()
 
 
 def _loaded() -> _State:
@@ -115,7 +117,7 @@ def _load_plugin(state: _State, ep: EntryPoint) -> None:
         _add(state, cls, where)
     except BlockDefinitionError as exc:
         reason = str(exc)
-    except Exception as exc:  # any import-time failure of third-party code
+    except (Exception, SystemExit) as exc:  # any import-time failure of third-party code
         reason = f"cannot load it: {type(exc).__name__}: {exc}"
     else:
         return
@@ -213,4 +215,5 @@ def plugin_problems() -> list[PluginProblem]:
 def rediscover() -> None:
     """Forget what was found and look again on the next call (after installing a plugin)."""
     global _state
-    _state = None
+    with _lock:
+        _state = None

@@ -6,6 +6,7 @@ from the built-in blocks; `nopflow schema` prints the same for every installed b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from nopflow.blocks.base import Block, BlockConfig
@@ -14,10 +15,23 @@ from nopflow.model.fileio import atomic_write_text
 from nopflow.model.schema import schema_text
 from nopflow.resources import resource_path
 
+log = logging.getLogger(__name__)
+
 
 def config_models(blocks: Iterable[type[Block]]) -> dict[str, type[BlockConfig]]:
-    """Block type -> its config model."""
-    return {b.type: b.Config for b in blocks}
+    """Block type -> its config model; a model with no JSON Schema (a plugin's field type
+    pydantic cannot describe) is left out with a warning, so its nodes keep the generic
+    shape."""
+    out: dict[str, type[BlockConfig]] = {}
+    for block in blocks:
+        try:
+            block.Config.model_json_schema(mode="validation")
+        except Exception as exc:  # third-party models: any pydantic schema failure
+            log.warning("block '%s' (%s): its config has no JSON Schema, left out: %s",
+                        block.type, block_origin(block.type), exc)
+            continue
+        out[block.type] = block.Config
+    return out
 
 
 def builtin_blocks() -> list[type[Block]]:

@@ -122,3 +122,35 @@ def test_editor_says_which_plugin_was_skipped(install_dist: InstallDist, editor)
                                   "nopflow-t-broken 0.1) was skipped: cannot load it")
     assert win.palette.items["shout"].text(0) == "Shout"
     assert win.palette.items["shout"].parent().text(0) == "Text"
+
+
+EXITS = GOOD.replace("from nopflow.blocks", "import sys\nsys.exit(3)\nfrom nopflow.blocks")
+NO_SCHEMA = GOOD.replace("class ShoutConfig(BlockConfig):\n    pass", '''
+from pydantic import ConfigDict
+
+
+class Opaque:
+    pass
+
+
+class ShoutConfig(BlockConfig):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    thing: Opaque | None = None''').replace('"shout"', '"opaque"')
+
+
+def test_a_plugin_that_exits_on_import_is_skipped(install_dist: InstallDist) -> None:
+    install_dist("nopflow-t-exits", {"exits": "nopflow_t_exits:Shout"},
+                 {"nopflow_t_exits": EXITS})
+    assert [p.reason for p in plugin_problems()] == ["cannot load it: SystemExit: 3"]
+
+
+def test_schema_leaves_out_a_plugin_config_it_cannot_describe(install_dist: InstallDist) -> None:
+    root = install_dist("nopflow-t-opaque", {"opaque": "nopflow_t_opaque:Shout"},
+                        {"nopflow_t_opaque": NO_SCHEMA})
+    assert get_block("opaque") is not None, plugin_problems()
+    res = subprocess.run([sys.executable, "-m", "nopflow", "schema"], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(root)})
+    assert res.returncode == 0, res.stderr
+    assert "opaque" not in res.stdout and '"const": "python"' in res.stdout
+    assert res.stderr.startswith("nopflow: warning: block 'opaque' (nopflow-t-opaque 0.1): "
+                                 "its config has no JSON Schema, left out:")
