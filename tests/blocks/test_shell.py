@@ -79,11 +79,29 @@ async def test_writes_outside_the_project_are_refused(tmp_path: Path):
 
 
 async def test_timeout_kills_the_command_and_what_it_started(tmp_path: Path):
-    r = await run(wf({"command": "sleep 30 & echo $! > child.pid; wait", "shell": True,
-                      "timeout_s": 0.5}), tmp_path)
+    r = await run(wf({"command": "sleep 30 & echo \"$(readlink /proc/$!/ns/pid) $!\" > "
+                      "child.txt; wait", "shell": True, "timeout_s": 0.5}), tmp_path)
     assert r.nodes["sh"].error.startswith("timed out after 0.5 s")
-    pid = int((tmp_path / "child.pid").read_text())
-    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    ns = (tmp_path / "child.txt").read_text().split()[0]
+    assert _alive_in(ns) == []  # the background sleep died with the command
+
+
+def _alive_in(ns: str) -> list[int]:
+    """Host pids of live processes in PID namespace ``ns`` (as readlink shows it), or — when
+    scripts share the host's namespace — nothing to look for."""
+    if ns == os.readlink("/proc/self/ns/pid"):
+        return []
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "pid") == ns and \
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX":
+                alive.append(int(entry.name))
+        except OSError:
+            continue
+    return alive
 
 
 def test_validate_refuses_a_string_without_shell(tmp_path: Path):
