@@ -29,8 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nopflow.engine.executor import Executor, LocalExecutor
+from nopflow.engine.executor import Executor
 from nopflow.engine.runner import Run
+from nopflow.executors.local import LocalExecutor
 from nopflow.model import Workflow
 
 CPU_CODE = (
@@ -95,7 +96,7 @@ async def measure(label: str, executor: Executor, project: Path, args: argparse.
 async def main_async(args: argparse.Namespace) -> None:
     from distributed import LocalCluster
 
-    from nopflow.engine.dask_executor import DaskExecutor
+    from nopflow.executors.dask import DaskExecutor
 
     cores = os.cpu_count() or 1
     print(f"{args.nodes} nodes x {args.work} s CPU; no-op: {args.noop} independent, "

@@ -222,25 +222,25 @@ def _err(message: str) -> None:
 
 
 async def _start_executor(run: Any, executor: Any, quiet: bool) -> None:
-    """Connect to the Dask scheduler (or start the local cluster) before the run starts.
+    """Connect the executor (e.g. start a local Dask cluster) before the run starts.
 
-    Done up front so cluster start-up is not counted in the first node's time and the
-    user sees where the work goes. A failure is not fatal here: the executor remembers it
-    and every script node fails with it, so the run is recorded like any failed run.
+    Done up front so start-up is not counted in the first node's time and the user sees
+    where the work goes. A failure is not fatal here: the executor remembers it and every
+    script node fails with it, so the run is recorded like any failed run.
     """
     from nopflow.engine.executor import ExecutorUnavailable
 
     if not quiet:
-        what = (f"connecting to the Dask scheduler at {executor.address}" if executor.address
-                else "starting a local Dask cluster on 127.0.0.1")
-        print(f"  dask: {what} …", file=sys.stderr, flush=True)
+        print(f"  {executor.kind}: connecting to {executor.describe()} …", file=sys.stderr,
+              flush=True)
     try:
         await executor.start()
     except ExecutorUnavailable as exc:
         _err(str(exc))
         return
     if not quiet:
-        print(f"  dask: running scripts on {executor.describe()}", file=sys.stderr, flush=True)
+        print(f"  {executor.kind}: running scripts on {executor.describe()}", file=sys.stderr,
+              flush=True)
 
 
 async def _execute(run: Any, recorder: Any, early: EarlySignals, executor: Any = None,
@@ -274,13 +274,48 @@ async def _execute(run: Any, recorder: Any, early: EarlySignals, executor: Any =
             early.reinstall()  # ... so put back one that only takes note
 
 
+def _choose_executor(wf: Any, kind: str | None, address: str | None) -> tuple[Any, Any]:
+    """Apply ``--executor``/``--address`` to the workflow; make the executor if it connects.
+
+    Returns the (maybe copied) workflow and the executor the CLI starts up front (None:
+    the run makes its own, through the same registry, when it has script work). Raises
+    ValueError with the message for a wrong flag or a missing extra.
+    """
+    from nopflow.executors import create, kinds
+    from nopflow.executors import kind as executor_kind
+    from nopflow.model import ExecutorSettings
+
+    if kind or address:
+        with_address = [k for k, info in kinds().items() if info.takes_address]
+        chosen = executor_kind(kind) if kind else None
+        if address and chosen is not None and not chosen.takes_address:
+            names = " / ".join(with_address)
+            raise ValueError(f"--address is for the {names} executor; use it with "
+                             f"--executor {with_address[0]}")
+        if kind is None:  # --address alone means: run on that scheduler
+            current = wf.settings.executor.kind
+            kind = current if current in with_address else with_address[0]
+            chosen = executor_kind(kind)
+        if chosen is not None and chosen.takes_address:
+            address = address or wf.settings.executor.address
+        wf = wf.model_copy(deep=True)
+        wf.settings.executor = ExecutorSettings(kind=kind, address=address)
+    info = executor_kind(wf.settings.executor.kind)
+    if info is None or not info.connects:
+        return wf, None
+    reason = info.unavailable()
+    if reason is not None:
+        raise ValueError(reason)
+    return wf, create(wf.settings.executor)
+
+
 def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     """Run a workflow headless; returns the exit code. ``early`` holds signals seen so far."""
     from nopflow.blocks import get_block
     from nopflow.engine.compiler import CompileError, compile_workflow
     from nopflow.engine.runner import Run
     from nopflow.errors import NopflowError
-    from nopflow.model import ExecutorSettings, load_workflow
+    from nopflow.model import load_workflow
     from nopflow.storage.credentials import catalog as credential_catalog
     from nopflow.storage.credentials import resolve as resolve_credentials
     from nopflow.storage.history import HistoryRecorder, HistoryStore
@@ -300,27 +335,12 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     except NopflowError as exc:
         _err(str(exc))
         return EXIT_INVALID
-    kind = getattr(args, "executor", None)
-    address = getattr(args, "address", None)
-    if address and kind == "local":
-        _err("--address is for the dask executor; use it with --executor dask")
+    try:
+        wf, executor = _choose_executor(wf, getattr(args, "executor", None),
+                                        getattr(args, "address", None))
+    except ValueError as exc:
+        _err(str(exc))
         return EXIT_INVALID
-    if kind or address:
-        wf = wf.model_copy(deep=True)
-        kind = kind or "dask"  # --address alone means: run on that scheduler
-        if kind == "dask":
-            address = address or wf.settings.executor.address
-        wf.settings.executor = ExecutorSettings(kind=kind, address=address)
-    executor: Any = None
-    if wf.settings.executor.kind == "dask":
-        from nopflow.engine.dask_executor import DaskExecutor, dask_missing_reason
-
-        reason = dask_missing_reason()
-        if reason is not None:
-            _err(reason)
-            return EXIT_INVALID
-        # no address: a throw-away LocalCluster on loopback, closed after the run
-        executor = DaskExecutor(wf.settings.executor.address)
     unknown = sorted(set(inputs) - set(wf.inputs))
     if unknown:
         _err(f"warning: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "

@@ -1,25 +1,28 @@
-"""Where block work runs: the executor seam (DESIGN.md §1).
+"""The executor interface the engine defines, and the registry of executor kinds.
 
 The runner owns scheduling, states, events, errors and retries; an executor only starts
 script work and hands back a handle the runner can wait on, pause, resume and cancel.
-`LocalExecutor` runs scripts in sandboxed child processes on this machine; `DaskExecutor`
-(``nopflow.engine.dask_executor``, needs the ``dask`` extra) runs the same sandbox on the
-workers of a Dask cluster. Without the extra, choosing ``dask`` fails the script nodes with
-a message naming the extra instead of crashing.
+Implementations live in ``nopflow.executors`` (docs/executors.md): the engine names them
+only as entry-point references, so it never imports the sandbox or ``distributed``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import importlib.util
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
 from nopflow.engine.context import NodeFailure
+from nopflow.model import ExecutorSettings
 
 log = logging.getLogger(__name__)
+
+#: the entry-point group third-party executors register in (value: an ExecutorKind)
+ENTRY_POINT_GROUP = "nopflow.executors"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,105 +70,159 @@ LineCallback = Callable[[str], None]
 
 
 class Executor(Protocol):
-    """Starts block work somewhere; knows nothing about graphs, states or retries."""
+    """Starts block work somewhere; knows nothing about graphs, states or retries.
 
-    name: str
+    Lifecycle: made by its kind's factory (cheap, never blocks), ``start()`` warms up or
+    connects (optional: the first script does it too), ``start_script()`` any number of
+    times, ``aclose()`` once.
+    """
 
-    async def start_script(self, request: ScriptRequest, on_line: LineCallback) -> ScriptHandle:
+    kind: str
+
+    async def start(self) -> None:
+        """Warm up / connect now; raises ExecutorUnavailable, remembered for later scripts."""
         ...
 
-    async def aclose(self) -> None: ...
+    def describe(self) -> str:
+        """Where scripts run, for people: the CLI's progress, the editor's status bar."""
+        ...
+
+    async def start_script(self, request: ScriptRequest, on_line: LineCallback) -> ScriptHandle:
+        """Start one script; stderr lines go to ``on_line`` as they come."""
+        ...
+
+    async def aclose(self) -> None:
+        """End everything this executor started (children, connections, clusters)."""
+        ...
 
 
 class ExecutorUnavailable(NodeFailure):
-    """The chosen executor cannot run work here (missing component or not implemented)."""
+    """The chosen executor cannot run work here (missing extra, unreachable, unknown)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, error_type="ExecutorUnavailable")
 
 
-class LocalExecutor:
-    """Scripts in sandboxed child processes on this machine (the default)."""
+ExecutorFactory = Callable[[ExecutorSettings], Executor]
 
-    name = "local"
 
-    def __init__(self) -> None:
-        self._runner: Any = None
-        self._warming: asyncio.Task[None] | None = None
-        self._closing = False
+@dataclass(frozen=True)
+class ExecutorKind:
+    """One registered kind: what the UI and CLI may know before anything is imported.
+
+    ``factory`` is a callable or an entry-point reference ``"module:attr"`` loaded on
+    first use, so listing kinds never imports an implementation.
+    """
+
+    kind: str
+    label: str  # the editor's "Run on" choice
+    factory: ExecutorFactory | str
+    takes_address: bool = False  # settings.executor.address means something to it
+    connects: bool = False  # start() may take seconds: the CLI says where work goes
+    per_run: bool = False  # one instance per run (else an editor window keeps one warm)
+    requires: tuple[str, ...] = ()  # importable modules it needs ...
+    extra: str | None = None  # ... which this pip extra of nopflow installs
+
+    def unavailable(self) -> str | None:
+        """None when it can run here, else a message naming what to install (no import)."""
+        for module in self.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                return missing_extra_message(self.kind, self.extra or module)
+        return None
+
+    def load_factory(self) -> ExecutorFactory:
+        if callable(self.factory):
+            return self.factory
+        loaded = EntryPoint(self.kind, self.factory, ENTRY_POINT_GROUP).load()
+        if not callable(loaded):
+            raise TypeError(f"{self.factory} is not callable")
+        return loaded
+
+
+def missing_extra_message(kind: str, extra: str) -> str:
+    """The one wording for "install the extra" (CLI, node errors, the workflow form)."""
+    return f"the {kind} executor needs the '{extra}' extra: pip install 'nopflow[{extra}]'"
+
+
+_BUILTIN = (
+    ExecutorKind("local", "This computer", "nopflow.executors.local:create"),
+    ExecutorKind("dask", "Dask cluster", "nopflow.executors.dask:create", takes_address=True,
+                 connects=True, per_run=True, requires=("distributed",), extra="dask"),
+)
+_registry: dict[str, ExecutorKind] = {k.kind: k for k in _BUILTIN}
+_plugins_loaded = False
+
+
+def register_executor(kind: ExecutorKind) -> None:
+    """Add (or replace) a kind; plugins may also use the ``nopflow.executors`` group."""
+    _registry[kind.kind] = kind
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop yet: the first script starts the sandbox itself
-        # Fire and forget: start the sandbox's zygote now, so the first script does not
-        # pay for it (~60-100 ms). A failure is logged; the first script then retries.
-        self._warming = loop.create_task(self._warm_up())
+            kind = ep.load()
+            if not isinstance(kind, ExecutorKind):
+                raise TypeError(f"{ep.value} is not an ExecutorKind")
+        except Exception as exc:  # a broken plugin is reported, never fatal
+            log.warning("executor plugin %r (%s) is broken: %s", ep.name, ep.value, exc)
+            continue
+        _registry.setdefault(kind.kind, kind)
 
-    async def _warm_up(self) -> None:
-        if self._closing:  # closed before this task first ran
-            return
-        try:
-            sandbox = self._sandbox()
-            if self._runner is None:
-                self._runner = sandbox.ScriptRunner()
-            await self._runner.warm_up()
-        except Exception as exc:
-            if self._runner is None:  # closed meanwhile: nothing to warm any more
-                log.debug("sandbox warm-up skipped: %s", exc)
-            else:
-                log.warning("sandbox warm-up failed: %s", exc)
 
-    def _sandbox(self) -> Any:
-        try:
-            import nopflow.sandbox as sandbox
+def executor_kinds() -> dict[str, ExecutorKind]:
+    """Every known kind, built-ins first (plugins are discovered on the first call)."""
+    _load_plugins()
+    return dict(_registry)
 
-            sandbox.ScriptRunner  # noqa: B018  (probe: the API may not be exported yet)
-            sandbox.ScriptSpec  # noqa: B018
-        except (ImportError, AttributeError) as exc:
-            raise ExecutorUnavailable(
-                f"script blocks need the sandbox, which is not available ({exc})"
-            ) from None
-        return sandbox
 
-    async def start_script(self, request: ScriptRequest, on_line: LineCallback) -> ScriptHandle:
-        sandbox = self._sandbox()
-        if self._runner is None:
-            self._runner = sandbox.ScriptRunner()
-        spec = sandbox.ScriptSpec(
-            project_dir=request.project_dir,
-            code=request.code,
-            script=request.script,
-            input=request.input,
-            timeout_s=request.timeout_s,
-            memory_mb=request.memory_mb,
-            python=request.python,
-            env=dict(request.env),
-            temp_dir=request.temp_dir,
-            label=request.label,
-        )
-        try:
-            return await self._runner.start(spec, on_stderr_line=on_line)
-        except sandbox.SandboxError as exc:
-            raise NodeFailure(str(exc), error_type=type(exc).__name__) from None
+def executor_kind(kind: str) -> ExecutorKind | None:
+    """The registered kind, or None (built-ins answer without scanning plugins)."""
+    found = _registry.get(kind)
+    if found is None:
+        found = executor_kinds().get(kind)
+    return found
 
-    async def aclose(self) -> None:
-        self._closing = True
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.aclose()
-        warming, self._warming = self._warming, None
-        if warming is not None:
-            # not cancelled: a zygote cut off mid-start would be leaked; the closed runner
-            # makes a start in progress close its zygote and give up (bounded by its timeout)
-            await asyncio.wait({warming})
+
+def create_executor(settings: ExecutorSettings | None = None) -> Executor:
+    """The executor for ``settings.executor``; never raises (see UnavailableExecutor)."""
+    settings = settings or ExecutorSettings()
+    info = executor_kind(settings.kind)
+    if info is None:
+        known = ", ".join(executor_kinds())
+        return UnavailableExecutor(settings.kind, f"unknown executor kind {settings.kind!r} "
+                                   f"(known: {known})")
+    reason = info.unavailable()
+    if reason is not None:
+        return UnavailableExecutor(info.kind, reason)
+    try:
+        return info.load_factory()(settings)
+    except Exception as exc:
+        log.exception("creating the %s executor failed", info.kind)
+        return UnavailableExecutor(info.kind, f"the {info.kind} executor could not be "
+                                   f"created: {type(exc).__name__}: {exc}")
 
 
 class UnavailableExecutor:
     """Stands in for an executor this installation cannot provide; fails script nodes."""
 
-    def __init__(self, name: str, reason: str) -> None:
-        self.name = name
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
         self.reason = reason
+
+    async def start(self) -> None:
+        raise ExecutorUnavailable(self.reason)
+
+    def describe(self) -> str:
+        return f"nowhere ({self.reason})"
 
     async def start_script(self, request: ScriptRequest, on_line: LineCallback) -> ScriptHandle:
         raise ExecutorUnavailable(self.reason)
@@ -174,16 +231,19 @@ class UnavailableExecutor:
         return None
 
 
-def make_executor(kind: str = "local", address: str | None = None) -> Executor:
-    """The executor for a workflow's ``settings.executor`` (never raises)."""
-    if kind == "local":
-        return LocalExecutor()
-    if kind == "dask":
-        # imported here, and `distributed` only inside it: the engine never needs the extra
-        from nopflow.engine.dask_executor import DaskExecutor, dask_missing_reason
-
-        reason = dask_missing_reason()
-        if reason is not None:
-            return UnavailableExecutor("dask", reason)
-        return DaskExecutor(address)
-    return UnavailableExecutor(kind, f"unknown executor kind {kind!r}")
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Executor",
+    "ExecutorKind",
+    "ExecutorUnavailable",
+    "LineCallback",
+    "ScriptHandle",
+    "ScriptOutcome",
+    "ScriptRequest",
+    "UnavailableExecutor",
+    "create_executor",
+    "executor_kind",
+    "executor_kinds",
+    "missing_extra_message",
+    "register_executor",
+]

@@ -19,7 +19,7 @@ from typing import Any
 from nopflow.engine.compiler import Plan, compile_workflow, resolved_credentials
 from nopflow.engine.events import EventBus, RunFinished, RunPaused, RunResumed, RunStarted
 from nopflow.engine.execution import NodeExecution
-from nopflow.engine.executor import Executor, make_executor
+from nopflow.engine.executor import Executor, create_executor
 from nopflow.engine.scheduling import Scheduler, await_despite_cancel
 from nopflow.engine.services import BlockServices
 from nopflow.engine.state import NodeRecord, NodeState, RunState
@@ -209,8 +209,7 @@ class Run:
     # ------------------------------------------------------------------ executor
 
     def _make_executor(self) -> Executor:
-        settings = self.workflow.settings.executor
-        return make_executor(settings.kind, settings.address)
+        return create_executor(self.workflow.settings.executor)
 
     def _script_executor(self) -> Executor:
         """The executor scripts run on (made at the first script if none was given)."""

@@ -20,13 +20,11 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from nopflow.engine.dask_executor import (  # noqa: E402  (after importorskip)
-    EXTRA_MESSAGE,
-    DaskExecutor,
-    _scratch_base,
-)
 from nopflow.engine.events import Event, NodeLog  # noqa: E402
 from nopflow.engine.runner import Run  # noqa: E402
+from nopflow.executors.dask import EXTRA_MESSAGE, DaskExecutor  # noqa: E402
+from nopflow.executors.dask.worker import live_script_pids  # noqa: E402
+from nopflow.executors.dask.worker import scratch_base as _scratch_base  # noqa: E402
 from nopflow.model import Workflow  # noqa: E402
 
 pytestmark = [
@@ -412,9 +410,11 @@ async def test_engine_without_the_extra_fails_script_nodes(
 
 def test_engine_does_not_import_distributed() -> None:
     code = ("import sys\n"
-            "import nopflow.engine.runner, nopflow.engine.executor, nopflow.engine.dask_executor\n"
-            "from nopflow.engine.executor import make_executor\n"
-            "make_executor('local')\n"
+            "import nopflow.engine.runner, nopflow.engine.executor, nopflow.executors.dask\n"
+            "from nopflow.engine.executor import create_executor\n"
+            "from nopflow.model import ExecutorSettings\n"
+            "create_executor(ExecutorSettings(kind='local'))\n"
+            "create_executor(ExecutorSettings(kind='dask'))\n"
             "assert 'distributed' not in sys.modules, 'distributed imported eagerly'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env=_env())
@@ -449,8 +449,6 @@ async def test_cancel_reaches_queued_tasks_too(scheduler: str, tmp_path: Path) -
         assert await gone_within(pid, 5), f"script {pid} still alive on the worker"
     await asyncio.sleep(1.0)  # a queued task that slipped through would have started now
     assert len(list(tmp_path.glob("pid-*"))) == 4
-    from nopflow.engine.dask_executor import live_script_pids
-
     client = await asyncio.to_thread(distributed.Client, scheduler, set_as_default=False)
     try:
         live = await asyncio.to_thread(client.run, live_script_pids)

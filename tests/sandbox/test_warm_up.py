@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nopflow.engine.executor import LocalExecutor, ScriptRequest
+from nopflow.engine.executor import ScriptRequest
+from nopflow.executors.local import LocalExecutor
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="zygote backend")
 

@@ -3,7 +3,6 @@ interpreter, executor (local or Dask), variables ($vars) and run inputs ($input)
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from typing import Any
 
@@ -21,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nopflow.executors import kind as executor_kind
+from nopflow.executors import kinds as executor_kinds
 from nopflow.model import InputSpec
 from nopflow.ui.commands import HeaderCommand
 from nopflow.ui.editor import Editor
@@ -28,15 +29,8 @@ from nopflow.ui.theme import canvas_theme
 
 MODES = [("Stop the run", "stop"), ("Skip the failed branch", "skip-branch"),
          ("Continue", "continue")]
-EXECUTORS = [("This computer", "local"), ("Dask cluster", "dask")]
 REMOTE_NOTE = ("Scripts run on the cluster's workers: files they write land on the worker "
                "unless the project folder is shared at the same path.")
-MISSING_DASK = "Needs the 'dask' extra: pip install 'nopflow[dask]'"
-
-
-def dask_available() -> bool:
-    """Whether the dask extra is installed, without importing it (that takes ~1 s)."""
-    return importlib.util.find_spec("distributed") is not None
 
 
 class _Json(QPlainTextEdit):
@@ -78,8 +72,8 @@ class WorkflowForm(QWidget):
         self.python.textEdited.connect(lambda t: self._settings(python=t.strip() or None))
         form.addRow("Python", self.python)
         self.executor = QComboBox(self)
-        for label, value in EXECUTORS:
-            self.executor.addItem(label, value)
+        for value, info in executor_kinds().items():
+            self.executor.addItem(info.label, value)
         self.executor.setToolTip("Where Python blocks run")
         self.executor.activated.connect(lambda _i: self._executor_edited())
         form.addRow("Run on", self.executor)
@@ -185,17 +179,20 @@ class WorkflowForm(QWidget):
         self._show_executor_note()
 
     def _show_executor_note(self) -> None:
-        """Dask: say when the extra is missing, and that a remote cluster's files stay there."""
-        dask = self.executor.currentData() == "dask"
-        self.address.setEnabled(dask)
+        """Say when the chosen kind's extra is missing, and that a remote cluster's files
+        stay there (the registry knows both without importing the executor)."""
+        info = executor_kind(str(self.executor.currentData()))
+        remote = info is not None and info.takes_address
+        self.address.setEnabled(remote)
+        missing = info.unavailable() if info is not None else None
         note = ""
-        if dask and not dask_available():
-            note = MISSING_DASK
-        elif dask and self.address.text().strip():
+        if missing:
+            note = missing[:1].upper() + missing[1:]
+        elif remote and self.address.text().strip():
             note = REMOTE_NOTE
         self.executor_note.setText(note)
         self.executor_note.setStyleSheet(
-            f"color: {canvas_theme().invalid.name()};" if note == MISSING_DASK else
+            f"color: {canvas_theme().invalid.name()};" if missing else
             "color: palette(placeholder-text);")
         self.executor_note.setVisible(bool(note))
 

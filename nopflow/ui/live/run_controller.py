@@ -44,6 +44,8 @@ from PySide6.QtWidgets import (
 
 from nopflow.engine.compiler import CompileError, compile_workflow
 from nopflow.engine.events import NodeRetryScheduled, NodeStateChanged, RunFinished
+from nopflow.executors import create as create_executor
+from nopflow.executors import kind as executor_kind
 from nopflow.model.records import NodeRecordData
 from nopflow.storage.credentials import CredentialError
 from nopflow.storage.credentials import catalog as credential_catalog
@@ -204,7 +206,8 @@ class LiveRunController(QObject):
     def __init__(self, win: MainWindow) -> None:
         super().__init__(win)
         self.win = win
-        self._executor: Any = None  # one warm LocalExecutor shared by this window's runs
+        self._executor: Any = None  # one warm executor shared by this window's runs
+        self._executor_settings: Any = None  # the settings it was made for
         self._closing_executor: Any = None
         self._stopping = False  # stop_sandbox_then() is stopping the sandbox
         self._cancel_pending = False  # Cancel came before the run existed (compiling)
@@ -716,18 +719,22 @@ class LiveRunController(QObject):
         return False
 
     def _shared_executor(self, wf: Any) -> Any:
-        """One warm local executor for every run of this window (None: the run makes one).
+        """One warm executor for every run of this window (None: the run makes one).
 
-        Keeping it between runs keeps the sandbox's zygote and spare children warm, so a
-        second press of Run starts its first script in milliseconds. Remote executors are
-        made per run (their settings live in the workflow).
+        Keeping it between runs keeps e.g. the sandbox's zygote and spare children warm,
+        so a second press of Run starts its first script in milliseconds. Kinds made per
+        run (a Dask cluster's scratch folders live as long as its executor) are left to
+        the run, which asks the same registry.
         """
-        if wf.settings.executor.kind != "local":
+        settings = wf.settings.executor
+        info = executor_kind(settings.kind)
+        if info is None or info.per_run:
             return None
+        if self._executor is not None and self._executor_settings != settings:
+            self._retire_executor()
         if self._executor is None:
-            from nopflow.engine.executor import LocalExecutor
-
-            self._executor = LocalExecutor()
+            self._executor = create_executor(settings)
+            self._executor_settings = settings.model_copy()
         return self._executor
 
     def stop_sandbox_then(self, done: Callable[[], object]) -> bool:
@@ -762,6 +769,10 @@ class LiveRunController(QObject):
         self._clock.stop()
         self._remove_sink()
         self.cancel()
+        self._retire_executor()
+
+    def _retire_executor(self) -> None:
+        """Close the shared executor once no run uses it (settings changed, window closed)."""
         executor, self._executor = self._executor, None
         if executor is None:
             return
