@@ -465,3 +465,61 @@ def test_scaleout_benchmark_smoke() -> None:
                            "--smoke"], capture_output=True, text=True, timeout=120, env=_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "dask 2 worker x 1 thread" in proc.stdout and "no-op/node" in proc.stdout
+
+
+async def test_shipped_script_lives_only_as_long_as_its_task(scheduler: str,
+                                                             tmp_path: Path) -> None:
+    """Scratch mode: each task gets its own copy of the script, gone when the task ends,
+    so a later script in the same scratch project sees none of them."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.py").write_text(
+        "import json\nprint(json.dumps({'file': __file__}))\n")
+    listing = ("import json, os\n"
+               "print(json.dumps(sorted(os.path.relpath(os.path.join(d, f))\n"
+               "                        for d, _s, fs in os.walk('.') for f in fs)))\n")
+    nodes = [node("s", "start", {}),
+             node("a1", "python", {"script": "lib/a.py"}),
+             node("a2", "python", {"script": "lib/a.py"}),
+             node("m", "merge", {}),
+             node("ls", "python", {"code": listing})]
+    executor = DaskExecutor(scheduler, scratch=True)
+    run = Run(wf(nodes, ["s->a1", "s->a2", "a1->m", "a2->m", "m->ls"], None, max_parallel=4),
+              project_dir=tmp_path, executor=executor)
+    try:
+        await asyncio.wait_for(run.execute(), 30)
+    finally:
+        await executor.aclose()
+    assert run.status == "completed", {k: r.error for k, r in run.nodes.items()}
+    files = {run.nodes[n].output["file"] for n in ("a1", "a2")}
+    assert len(files) == 2 and all(f.endswith("/lib/a.py") for f in files)  # one per task
+    assert run.nodes["ls"].output == []  # no shipped copy (or temp file) left behind
+
+
+def test_executors_use_no_private_dask_api() -> None:
+    """Every `_name` the executors touch (as an attribute or through getattr) is one that
+    nopflow itself defines: nothing private of Dask's."""
+    import ast
+
+    def parse(folder: Path) -> list[ast.AST]:
+        return [ast.parse(p.read_text(encoding="utf-8")) for p in sorted(folder.rglob("*.py"))]
+
+    own: set[str] = set()
+    for tree in parse(REPO / "nopflow"):
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                own.add(n.name)
+            elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
+                own.add(n.attr)
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                own.add(n.id)
+    used: set[str] = set()
+    for tree in parse(REPO / "nopflow" / "executors"):
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Attribute):
+                used.add(n.attr)
+            elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                  and n.func.id in ("getattr", "hasattr", "setattr") and len(n.args) > 1
+                  and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, str)):
+                used.add(n.args[1].value)
+    private = {u for u in used if u.startswith("_") and not u.startswith("__")}
+    assert private - own == set()
