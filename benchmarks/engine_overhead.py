@@ -5,8 +5,10 @@ by up to ``--fan-in`` nodes of the layer before (2,000 nodes by default). The ba
 runs the same graph as one asyncio task per node awaiting its predecessors' futures, which
 is the least any dependency-driven asyncio scheduler can do.
 
-Goal: ≤ 100 µs/node and ≤ 5× the baseline. ``--smoke`` runs a small graph once (for CI)
-and fails (exit 1) only on a gross regression.
+Figures are CPU time of this process (the run is one thread with no I/O, so that is its
+cost, and it stays meaningful on a shared machine), best of ``--repeat``, baseline and
+engine interleaved. Goal: ≤ 2× the baseline. ``--smoke`` runs a small graph (for CI) and
+fails (exit 1) only on a gross regression.
 
     python benchmarks/engine_overhead.py [--smoke] [--profile]
 """
@@ -18,7 +20,6 @@ import asyncio
 import cProfile
 import gc
 import pstats
-import statistics
 import sys
 import time
 from typing import Any
@@ -65,22 +66,22 @@ async def baseline(preds: dict[str, list[str]]) -> float:
             await done[p]
         done[nid].set_result(None)
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     await asyncio.gather(*(node(nid) for nid in preds))
-    return time.perf_counter() - t0
+    return time.process_time() - t0
 
 
 async def engine(wf: Workflow, listen: bool) -> tuple[float, float]:
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     plan = compile_workflow(wf)
     run = Run(plan)
-    prepared = time.perf_counter() - t0
+    prepared = time.process_time() - t0
     if listen:
         sink: list[Any] = []
         run.events.subscribe(sink.append)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     await run.execute()
-    took = time.perf_counter() - t0
+    took = time.process_time() - t0
     assert run.status == "completed", run.status
     return took, prepared
 
@@ -91,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=100)
     ap.add_argument("--fan-in", type=int, default=2)
     ap.add_argument("--max-parallel", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--smoke", action="store_true", help="small and quick (CI)")
     ap.add_argument("--profile", action="store_true", help="cProfile one engine run")
     args = ap.parse_args(argv)
     if args.smoke:
-        args.layers, args.width, args.repeat = 5, 40, 2
+        args.layers, args.width, args.repeat = 5, 40, 3
     wf = layered(args.layers, args.width, args.fan_in, args.max_parallel)
     n = len(wf.nodes)
     preds = preds_of(wf)
@@ -123,17 +124,17 @@ def main(argv: list[str] | None = None) -> int:
         listen_times.append(asyncio.run(engine(wf, listen=True))[0])
 
     def us(times: list[float]) -> float:
-        return statistics.median(times) / n * 1e6
+        return min(times) / n * 1e6
 
     base, quiet, listen, prep = us(base_times), us(quiet_times), us(listen_times), us(prep_times)
     print(f"nodes: {n} ({args.layers} layers x {args.width}, fan-in {args.fan_in}, "
-          f"max_parallel {args.max_parallel}); median of {args.repeat}")
+          f"max_parallel {args.max_parallel}); CPU time, best of {args.repeat}")
     print(f"  bare asyncio baseline      {base:7.1f} us/node")
     print(f"  engine, no subscribers     {quiet:7.1f} us/node  ({quiet / base:4.1f}x baseline)")
     print(f"  engine, one subscriber     {listen:7.1f} us/node  ({listen / base:4.1f}x baseline)")
     print(f"  compile + prepare run      {prep:7.1f} us/node  (once per run, not in the above)")
-    goal_ok = quiet <= 100 and quiet <= 5 * base
-    print(f"  goal (<= 100 us/node and <= 5x baseline): {'met' if goal_ok else 'NOT met'}")
+    goal_ok = quiet <= 2 * base
+    print(f"  goal (<= 2x baseline): {'met' if goal_ok else 'NOT met'}")
     if args.smoke:
         return 0 if quiet <= 400 else 1  # only a gross regression fails CI
     return 0 if goal_ok else 1

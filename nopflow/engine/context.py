@@ -69,6 +69,8 @@ class RunServices(Protocol):
 
     def set_vars(self, values: Mapping[str, Any]) -> None: ...
 
+    def scope_for(self, ctx: NodeContext) -> ex.Scope: ...
+
     def credential(self, name: str) -> Credential: ...
 
     def log(self, node_id: str, line: str, stream: str = "stderr") -> None: ...
@@ -85,6 +87,7 @@ class NodeContext:
     """One attempt of one node: its config, inputs, scope and the run's services."""
 
     __slots__ = (
+        "_scope",
         "_services",
         "attempt",
         "by_node",
@@ -93,19 +96,18 @@ class NodeContext:
         "node",
         "prev",
         "record",
-        "scope",
         "settings",
+        "vars",
     )
 
-    def __init__(
+    def __init__(  # the runner passes these by position: once per attempt (hot path)
         self,
-        *,
         node: Node,
         config: BlockConfig,
         record: NodeRecord,
         prev: Any,
         by_node: dict[str, Any],
-        scope: ex.Scope,
+        vars: Mapping[str, Any],
         attempt: int,
         settings: Settings,
         services: RunServices,
@@ -118,7 +120,9 @@ class NodeContext:
         self.prev = prev
         #: live upstream outputs keyed by upstream node id, in edge order (merge uses it)
         self.by_node = by_node
-        self.scope = scope
+        #: `$vars` as they were when the node started (later `set_vars` do not change it)
+        self.vars = vars
+        self._scope: ex.Scope | None = None
         self.attempt = attempt
         self.settings = settings
         self._services = services
@@ -128,6 +132,13 @@ class NodeContext:
     @property
     def node_id(self) -> str:
         return self.node.id
+
+    @property
+    def scope(self) -> ex.Scope:
+        """What this node's expressions read; built on first use (many blocks never do)."""
+        if self._scope is None:
+            self._scope = self._services.scope_for(self)
+        return self._scope
 
     @property
     def project_dir(self) -> Path:

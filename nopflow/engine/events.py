@@ -109,24 +109,24 @@ Subscriber = Callable[[Event], object]
 class EventBus:
     """Fan-out of events to plain callables, synchronously and in order."""
 
-    __slots__ = ("_subscribers",)
+    __slots__ = ("_subscribers", "active")
 
     def __init__(self) -> None:
         self._subscribers: tuple[Subscriber, ...] = ()
+        #: whether anyone listens; the runner skips building events when nobody does (a
+        #: plain attribute, not a property: it is read several times per node)
+        self.active = False
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` for every later event; returns an unsubscribe function."""
         self._subscribers = (*self._subscribers, callback)
+        self.active = True
 
         def unsubscribe() -> None:
             self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+            self.active = bool(self._subscribers)
 
         return unsubscribe
-
-    @property
-    def active(self) -> bool:
-        """Whether anyone listens; the runner skips building events when nobody does."""
-        return bool(self._subscribers)
 
     def emit(self, event: Event) -> None:
         """Deliver ``event``; a failing subscriber is logged, the others still get it."""

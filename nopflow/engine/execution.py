@@ -20,6 +20,7 @@ from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 from nopflow.engine.events import NodeRetryScheduled
 from nopflow.engine.retry import run_with_retries
 from nopflow.engine.scheduling import Group, NodePlan, Scheduler
+from nopflow.engine.slots import Slots
 from nopflow.engine.state import AttemptRecord, NodeRecord, NodeState, RunState
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class NodeExecution:
         self._services = services
         self._nodes = run.nodes
         self._settings = run.workflow.settings
-        self._slots = asyncio.Semaphore(run.workflow.settings.max_parallel)
+        self._slots = Slots(run.workflow.settings.max_parallel)
         #: a failure happened somewhere (the run ends `failed`)
         self.any_failed = False
         scheduler.start_node = self.run_node
@@ -62,7 +63,7 @@ class NodeExecution:
         nid = st.id
         g.entered.add(nid)
         rec = self._nodes[nid]
-        loop = asyncio.get_running_loop()
+        loop = self._scheduler.loop
         t_first: list[float] = []
         try:
             if g.iteration is not None:
@@ -131,7 +132,8 @@ class NodeExecution:
         run = self._run
         holds_slot = not st.body_ports
         if holds_slot:
-            await self._acquire_slot()
+            if run.state is _PAUSED or not self._slots.try_take():
+                await self._acquire_slot()
         elif run.state is _PAUSED:
             await run._resumed.wait()
         try:
@@ -144,19 +146,8 @@ class NodeExecution:
             attempt_rec = AttemptRecord(n, now)
             rec.attempts.append(attempt_rec)
             self._scheduler.set_state(rec, _RUNNING, g)
-            ctx = NodeContext(
-                node=st.node,
-                config=st.config,
-                record=rec,
-                prev=prev,
-                by_node=by_node,
-                scope=ex.Scope(run.inputs, run.vars, prev, g.scope_nodes, g.loop, run._env,
-                               run._cred_scope),
-                attempt=n,
-                settings=self._settings,
-                services=self._services,
-                group=g,
-            )
+            ctx = NodeContext(st.node, st.config, rec, prev, by_node, run.vars, n,
+                              self._settings, self._services, g)
             try:
                 result = await st.block.run(ctx)
             except NodeFailure as exc:
@@ -180,7 +171,7 @@ class NodeExecution:
             return failure
         finally:
             if holds_slot:
-                self._slots.release()
+                self._slots.give()
 
     async def _acquire_slot(self) -> None:
         """Wait until not paused and a slot is free (re-checking pause after the wait)."""
@@ -188,10 +179,10 @@ class NodeExecution:
         while True:
             if run.state is _PAUSED and not run._cancel_requested:
                 await run._resumed.wait()
-            await self._slots.acquire()
+            await self._slots.take()
             if run.state is not _PAUSED or run._cancel_requested:
                 return
-            self._slots.release()
+            self._slots.give()
 
     def fail(self, g: Group, st: NodePlan, rec: NodeRecord, failure: NodeFailure) -> None:
         """Record a node's failure (after its last attempt) and apply its error mode."""

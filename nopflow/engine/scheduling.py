@@ -152,9 +152,10 @@ class Scheduler:
         self._events = run.events
         self._nodes = run.nodes
         self.plan = plan
-        #: set by the run: the coroutine that executes one node (node execution)
-        self.start_node: NodeStarter | None = None
+        #: the coroutine that executes one node: node execution sets it when it is made
+        self.start_node: NodeStarter = _unbound
         self.top: Group | None = None
+        self.loop: asyncio.AbstractEventLoop  # set by run_top, before any node starts
         #: a top-level `stop` failure ended the run (unfinished nodes become cancelled)
         self.stopped = False
         self._done: set[str] = set()
@@ -185,6 +186,7 @@ class Scheduler:
     # ------------------------------------------------------------------ groups
 
     async def run_top(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.top = Group(self.shapes[None], None, None, {}, None)
         await self.run_group(self.top)
 
@@ -230,6 +232,8 @@ class Scheduler:
             if not live:
                 prev = value
                 live = True
+            elif value is prev:  # one output reached us twice (a diamond): nothing to merge
+                pass
             elif isinstance(prev, dict) and isinstance(value, dict):
                 prev = {**prev, **value}
             else:
@@ -245,28 +249,30 @@ class Scheduler:
         if not live:
             prev = {}
         g.started.add(nid)
-        assert self.start_node is not None
-        g.tasks[nid] = asyncio.ensure_future(self.start_node(g, st, prev, by_node))
+        g.tasks[nid] = self.loop.create_task(self.start_node(g, st, prev, by_node))
         return False
 
     def settle(self, g: Group, nid: str) -> None:
-        """A node finished: count it and make ready successors run (iterative, no recursion)."""
-        stack = [nid]
+        """A node finished: count it and make ready successors run (iterative, no recursion:
+        a successor that is skipped settles through the same loop)."""
         members = g.member_set
         remaining = g.remaining
         static = self.static
-        while stack:
-            n = stack.pop()
+        skipped: list[str] | None = None
+        n: str | None = nid
+        while n is not None:
             g.pending -= 1
             self.progress(n)
-            if g.aborted:
-                continue
-            for s in static[n].succs:
-                if s in members:
-                    left = remaining[s] - 1
-                    remaining[s] = left
-                    if left == 0 and self.ready(g, s):
-                        stack.append(s)
+            if not g.aborted:
+                for s in static[n].succs:
+                    if s in members:
+                        left = remaining[s] - 1
+                        remaining[s] = left
+                        if left == 0 and self.ready(g, s):
+                            if skipped is None:
+                                skipped = []
+                            skipped.append(s)
+            n = skipped.pop() if skipped else None
         if g.pending <= 0:
             g.finished.set()
 
@@ -339,6 +345,10 @@ class Scheduler:
             if rec.state is NodeState.PENDING or rec.state is _RUNNING:
                 self.set_state(rec, state)
                 self.progress(rec.node_id)
+
+
+async def _unbound(g: Group, st: NodePlan, prev: Any, by_node: dict[str, Any]) -> None:
+    raise RuntimeError("no node execution is bound to this scheduler")
 
 
 def _event_ports(rec: NodeRecord) -> tuple[str, ...] | None:

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nopflow.engine import expressions as ex
 from nopflow.engine.context import NodeContext, NodeFailure
 from nopflow.engine.events import NodeLog
 from nopflow.engine.executor import ScriptHandle, ScriptOutcome, ScriptRequest
@@ -186,6 +187,15 @@ class BlockServices:
             raise NodeFailure(f"credential '{name}' was not resolved for this run: name it "
                               "in a credential field or $creds.NAME.FIELD",
                               error_type="CredentialError") from None
+
+    def scope_for(self, ctx: NodeContext) -> ex.Scope:
+        """The expression scope of a node attempt: the run's inputs, `$vars` at its start,
+        its `$prev`, the outputs its group sees, `$loop`, the environment, credentials."""
+        run = self._run
+        g = ctx.group
+        assert isinstance(g, Group)
+        return ex.Scope(run.inputs, ctx.vars, ctx.prev, g.scope_nodes, g.loop, run._env,
+                        run._cred_scope)
 
     def set_vars(self, values: Mapping[str, Any]) -> None:
         """Copy-on-write so scopes already handed out keep the values they started with."""
