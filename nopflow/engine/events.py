@@ -63,6 +63,8 @@ class RunFinished(Event):
 
 @dataclass(frozen=True, slots=True)
 class NodeStateChanged(Event):
+    """A node's state changed (the runner builds it by field position: keep the order)."""
+
     kind: ClassVar[str] = "node_state"
     node_id: str = ""
     state: str = "pending"

@@ -70,7 +70,7 @@ class NodeExecution:
                 rec.reset_for_iteration(g.iteration)
             rec.inputs = prev
             try:
-                if st.retry.max_attempts <= 1:
+                if not st.retries:
                     outcome = await self._attempt(g, st, rec, prev, by_node, loop, t_first, 1)
                 else:
                     outcome = await run_with_retries(
@@ -86,7 +86,8 @@ class NodeExecution:
                 _end_timing(rec, loop, t_first)
                 self._scheduler.set_state(rec, _CANCELLED, g)
                 return
-            _end_timing(rec, loop, t_first)
+            rec.ended_at = time.time()  # t_first is set: an attempt ran
+            rec.duration_s = loop.time() - t_first[0]
             g.tasks.pop(nid, None)  # over: an abort from here on must not cancel this task
             if isinstance(outcome, NodeFailure):
                 self.fail(g, st, rec, outcome)

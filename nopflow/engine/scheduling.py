@@ -55,6 +55,7 @@ class NodePlan:
         "id",
         "in_edges",
         "node",
+        "retries",
         "retry",
         "succs",
     )
@@ -69,6 +70,7 @@ class NodePlan:
         self.succs = tuple(dict.fromkeys(e.target for e in cn.out_edges))
         self.error_mode = cn.node.error_mode or plan.workflow.settings.error_mode
         self.retry: RetryPolicy = cn.node.retry
+        self.retries = self.retry.max_attempts > 1
         #: ports whose reach runs once per item: such a node waits for its body slot-free
         self.body_ports: frozenset[str] = block.body_ports
 
@@ -92,7 +94,6 @@ class Group:
         "ports",
         "remaining",
         "scope_nodes",
-        "started",
         "status",
         "stop_failure",
         "tasks",
@@ -118,10 +119,10 @@ class Group:
         self.ports: dict[str, frozenset[str] | None] = {}
         self.continued: set[str] = set()
         self.blocked: set[str] = set()
-        #: nodes whose task exists / whose task has begun running
-        self.started: set[str] = set()
-        self.entered: set[str] = set()
+        #: running nodes' tasks (a node has a task, or a status, once it started)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        #: nodes whose task has begun running (a task cancelled before that never runs)
+        self.entered: set[str] = set()
         self.pending = len(members)
         self.finished = asyncio.Event()
         self.aborted = False
@@ -194,7 +195,7 @@ class Scheduler:
         """Start the group's ready nodes and wait until every member is finished."""
         remaining = g.remaining
         for nid in g.members:
-            if remaining[nid] == 0 and nid not in g.status and nid not in g.started:
+            if remaining[nid] == 0 and nid not in g.status and nid not in g.tasks:
                 if self.ready(g, nid):
                     self.settle(g, nid)
         if g.pending == 0:
@@ -248,7 +249,6 @@ class Scheduler:
             return True
         if not live:
             prev = {}
-        g.started.add(nid)
         g.tasks[nid] = self.loop.create_task(self.start_node(g, st, prev, by_node))
         return False
 
@@ -314,28 +314,30 @@ class Scheduler:
         if nid not in done:
             done.add(nid)
             if self._events.active:
-                self._events.emit(Progress(self._run.id, time.time(), done=len(done),
-                                           total=len(self._nodes)))
+                self._events.emit(Progress(self._run.id, time.time(), len(done),
+                                           len(self._nodes)))
 
     def set_state(self, rec: NodeRecord, state: NodeState, g: Group | None = None) -> None:
         """Set and announce a node's state. Parallel loop iterations share one record, so
         the event's iteration comes from the scheduling group, not the record."""
         rec.state = state
         if self._events.active:
+            over = state is not _RUNNING
+            error = state is _ERROR
             self._events.emit(
-                NodeStateChanged(
+                NodeStateChanged(  # by position (field order): twice per node with a listener
                     self._run.id,
                     time.time(),
-                    node_id=rec.node_id,
-                    state=state.value,
-                    attempt=rec.attempt,
-                    started_at=rec.started_at,
-                    ended_at=rec.ended_at if state is not _RUNNING else None,
-                    duration_ms=rec.duration_ms if state is not _RUNNING else None,
-                    error=self._run.redactor.text(rec.error) if state is _ERROR else None,
-                    error_type=rec.error_type if state is _ERROR else None,
-                    iteration=rec.iteration if g is None else g.iteration,
-                    ports=_event_ports(rec) if state is _SUCCESS else None,
+                    rec.node_id,
+                    state.value,
+                    rec.attempt,
+                    rec.started_at,
+                    rec.ended_at if over else None,
+                    rec.duration_ms if over else None,
+                    self._run.redactor.text(rec.error) if error else None,
+                    rec.error_type if error else None,
+                    rec.iteration if g is None else g.iteration,
+                    _event_ports(rec) if state is _SUCCESS else None,
                 )
             )
 
