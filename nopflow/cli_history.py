@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nopflow.cli import EXIT_INVALID, EXIT_OK, first_line
+from nopflow.cli import EXIT_INVALID, EXIT_OK, first_line, plural
 from nopflow.model import strict_json
 
 
@@ -29,10 +29,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     if not runs:
         print(f"{wf.name}: no runs kept yet", file=sys.stderr)
         return EXIT_OK
-    print(f"{wf.name} ({wf.id}): {len(runs)} run{'s' if len(runs) != 1 else ''}, newest first")
+    print(f"{wf.name} ({wf.id}): {plural(len(runs), 'run')}, newest first")
+    print(f"history file: {store.path_for(wf.id)}")
     for r in runs:
         secs = f"{r.duration_ms / 1000:.2f}s" if r.duration_ms is not None else "-"
-        print(f"\n{r.started_at or '-'}  {r.status:<9}  {secs:>8}  run {r.run_id}")
+        print(f"\n{r.started_at or '-'}  {r.status:<11}  {secs:>8}  run {r.run_id}")
+        if r.workflow_file:
+            print(f"  from {r.workflow_file}")
         if r.error:
             print(f"  error: {r.error}")
         width = max((len(nid) for nid in r.nodes), default=4)

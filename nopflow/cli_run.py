@@ -367,7 +367,7 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     if getattr(args, "events", False):
         run.events.subscribe(EventPrinter(sys.stdout))
     store = HistoryStore()
-    recorder = HistoryRecorder(run, store)
+    recorder = HistoryRecorder(run, store, workflow_file=args.file)
     asyncio.run(_execute(run, recorder, early, executor, quiet))
     if quiet and run.state.value != "completed":
         why = f": {_first_line(finished.error)}" if finished.error else ""

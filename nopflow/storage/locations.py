@@ -6,6 +6,7 @@ portable installs use it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -30,6 +31,58 @@ def _ensure_dir(path: Path, what: str) -> Path:
 def safe_name(text: str, fallback: str) -> str:
     """``text`` kept to letters, digits, ``-`` and ``_`` (a safe file name), else ``fallback``."""
     return "".join(c for c in text if c.isalnum() or c in "-_") or fallback
+
+
+_KEPT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+#: Longest encoded id used whole as a file name (names beyond get a hash, see `id_file_name`).
+MAX_NAME = 180
+
+
+def id_file_name(workflow_id: str) -> str:
+    """A file name for an id, distinct for distinct ids: `report.v1` → `report~2Ev1`.
+
+    Lower-case letters, digits, ``-`` and ``_`` are kept; every other UTF-8 byte becomes
+    ``~XX`` (so ids differing only in punctuation or case never share a file, even on a
+    case-insensitive disk). `id_from_file_name` reverses it. Very long ids end in a hash.
+    """
+    out = []
+    for ch in workflow_id:
+        if ch in _KEPT:
+            out.append(ch)
+        else:
+            out.extend(f"~{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+    name = "".join(out) or "~"
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(workflow_id.encode("utf-8", "surrogatepass")).hexdigest()
+        name = f"{name[:MAX_NAME - 66]}~~{digest}"
+    return name
+
+
+def id_from_file_name(name: str) -> str | None:
+    """The id `id_file_name` encoded, or None when ``name`` is not such a name (or hashed)."""
+    if name == "~":
+        return ""
+    if "~~" in name:
+        return None
+    raw = bytearray()
+    i = 0
+    while i < len(name):
+        ch = name[i]
+        if ch == "~":
+            try:
+                raw.append(int(name[i + 1:i + 3], 16))
+            except ValueError:
+                return None
+            i += 3
+        elif ch in _KEPT:
+            raw.extend(ch.encode())
+            i += 1
+        else:
+            return None
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
 
 
 def data_dir() -> Path:
