@@ -567,8 +567,10 @@ class HistoryRecorder:
             try:
                 stored = await future
             except Exception as exc:
-                self.error = f"could not save run history: {exc}"
-                log.warning("%s", self.error)
+                error = f"could not save run history: {exc}"
+                if error != self.error:  # the start and the end write fail alike: say it once
+                    self.error = error
+                    log.warning("%s", error)
                 continue
             if stored is not None and stored.status not in ("running", "paused"):
                 self.record = stored
