@@ -166,3 +166,43 @@ def test_executor_choice_and_remote_note(window):
     window.undo.undo()
     window.undo.undo()
     assert window.doc.header.settings.executor.kind == "local"
+
+
+def test_workflow_form_edits_the_env_allow_list(window, tmp_path):
+    from nopflow.model import load_workflow
+
+    window.set_workflow(small_workflow(), None)
+    window.scene.select_only([])
+    window.inspector.follow_selection()
+    form = window.inspector.form()
+    assert isinstance(form, WorkflowForm)
+    env = form.env_allow
+    assert env.list.count() == 0 and window.doc.header.settings.env_allow == []
+    QTest.keyClicks(env.name, "API_TOKEN")
+    QTest.keyClick(env.name, Qt.Key.Key_Return)
+    assert window.doc.header.settings.env_allow == ["API_TOKEN"]
+    assert env.name.text() == ""
+    assert "hidden in history and logs" in env.list.item(0).text()  # a secret-looking name
+    QTest.keyClicks(env.name, "HOME")
+    QTest.mouseClick(env.add_button, Qt.MouseButton.LeftButton)
+    assert window.doc.header.settings.env_allow == ["API_TOKEN", "HOME"]
+    assert env.list.item(1).text() == "HOME"
+    for bad, why in (("1ST", "not a variable name"), ("MY-VAR", "not a variable name"),
+                     ("HOME", "already listed")):
+        QTest.keyClicks(env.name, bad)
+        QTest.keyClick(env.name, Qt.Key.Key_Return)
+        assert why in env.error.text() and env.error.isVisibleTo(form), bad
+        assert window.doc.header.settings.env_allow == ["API_TOKEN", "HOME"]
+        env.name.clear()
+    assert not env.remove_button.isEnabled()
+    env.list.item(0).setSelected(True)
+    QTest.mouseClick(env.remove_button, Qt.MouseButton.LeftButton)
+    assert window.doc.header.settings.env_allow == ["HOME"]
+    assert [env.list.item(i).text() for i in range(env.list.count())] == ["HOME"]
+    path = tmp_path / "env.nopflow.json"
+    window.path = str(path)
+    assert window.save()
+    assert load_workflow(path).settings.env_allow == ["HOME"]
+    window.undo.undo()  # the list follows the model back
+    assert window.doc.header.settings.env_allow == []
+    assert env.list.count() == 0

@@ -1,5 +1,6 @@
 """Workflow settings, shown when nothing is selected: name, error mode, parallelism,
-interpreter, executor (local or Dask), variables ($vars) and run inputs ($input)."""
+interpreter, executor (local or Dask), variables ($vars), run inputs ($input) and the
+environment variables $env may read."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from nopflow.executors import kinds as executor_kinds
 from nopflow.model import InputSpec
 from nopflow.ui.commands import HeaderCommand
 from nopflow.ui.editor import Editor
+from nopflow.ui.inspector.env_allow_editor import EnvAllowEditor
 from nopflow.ui.theme import canvas_theme
 
 MODES = [("Stop the run", "stop"), ("Skip the failed branch", "skip-branch"),
@@ -107,6 +109,10 @@ class WorkflowForm(QWidget):
         blay.addWidget(self.inputs_error)
         outer.addWidget(box)
         self.inputs.textChanged.connect(self._inputs_edited)
+
+        self.env_allow = EnvAllowEditor(self)
+        self.env_allow.namesEdited.connect(lambda names: self._settings(env_allow=names))
+        outer.addWidget(self.env_allow)
         outer.addStretch(1)
         self.refresh()
         self.doc.workflowChanged.connect(self._on_changed)
@@ -138,6 +144,7 @@ class WorkflowForm(QWidget):
             if self.address.text() != (ex.address or ""):
                 self.address.setText(ex.address or "")
             self._show_executor_note()
+            self.env_allow.set_names(list(h.settings.env_allow))
             self._set_json(self.variables, h.variables)
             self._set_json(self.inputs, {k: v.model_dump(exclude_defaults=True) or {"default": None}
                                          for k, v in h.inputs.items()})
