@@ -242,8 +242,10 @@ CYCLE_WAIVERS = {
     ("nopflow.cli", "nopflow.cli_run"),
     ("nopflow.cli", "nopflow.cli_history"),
     ("nopflow.cli", "nopflow.cli_creds"),
-    # the executor registry by kind replaces this if/else (issue 12 item 6: executors)
-    ("nopflow.engine.executor", "nopflow.engine.dask_executor"),
+    # the dask client starts the worker service on a local cluster lazily (the extra may be
+    # missing); the package re-exports the client
+    ("nopflow.executors.dask.client", "nopflow.executors.dask"),
+    ("nopflow.executors.dask.client", "nopflow.executors.dask.worker"),
 }
 
 
