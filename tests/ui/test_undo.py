@@ -22,7 +22,7 @@ def test_every_edit_undoes_and_redoes_exactly(window):
 
     step(lambda: ed.add_block("delay", QPointF(300, 300)))
     step(lambda: ed.connect(PortRef("start", "out", "out"), PortRef("delay", "in", "in")))
-    step(lambda: ed.move({"calc": (300, 0)}, {"calc": (320, 40)}))
+    step(lambda: ed.move({"calc": (300.0, 0.0)}, {"calc": (320.0, 40.0)}))  # as QPointF gives
     step(lambda: ed.undo.push(NodeFieldCommand(window.doc, "calc", "title", "Renamed")))
     step(lambda: ed.undo.push(NodeFieldCommand(window.doc, "calc", "config",
                                                {"code": "print(1)"}, merge_key="config.code")))
