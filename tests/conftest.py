@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parent.parent
+# test helpers shared across folders (prochelpers.py) import by name in any import mode
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 EXAMPLES = REPO / "resources" / "examples"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prochelpers import script_pid
 
 distributed = pytest.importorskip("distributed")
 
@@ -68,26 +69,6 @@ def wf(nodes: list[dict[str, Any]], edges: list[str], address: str | None,
 
 def node(nid: str, ntype: str, config: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"id": nid, "type": ntype, "config": config, **extra}
-
-
-def script_pid(token: str) -> int | None:
-    """Host pid of a live script process from the ``NS/PID`` token it printed (scripts
-    run in a PID namespace of their own, where ``os.getpid()`` means nothing outside);
-    None once it is gone.  Without a namespace the token's pid is the host pid."""
-    ns, _, local = token.rpartition("/")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.readlink(entry / "ns" / "pid") != ns:
-                continue
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(ln.split(":\t", 1) for ln in status.splitlines() if ":\t" in ln)
-        if fields.get("NSpid", "").split()[-1:] == [local] and fields["State"][0] not in "ZX":
-            return int(entry.name)
-    return None
 
 
 def alive(pid: str) -> bool:
