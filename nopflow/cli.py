@@ -207,6 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args_list: list[str], early: EarlySignals | None) -> int:
+    if args_list == ["--version"]:  # answered before the grammar: building it loads pydantic
+        from nopflow.__about__ import __version__
+
+        print(f"nopflow {__version__}")
+        return EXIT_OK
     # `nopflow FILE` (and editor-only flags) opens the editor; everything else is a command.
     if not args_list or (
         args_list[0] not in COMMANDS and not args_list[0].startswith("-")
