@@ -8,8 +8,8 @@ Typical use (CLI, tests and the GUI bridge alike)::
     run.pause(); run.resume(); run.cancel() # any time, from the loop, idempotent
     run.nodes["calc"].state, run.outputs, run.result()
 
-Public names are loaded lazily: block modules import `nopflow.engine.context` at import
-time, and the runner imports the blocks, so eager imports here would be circular.
+Public names are loaded lazily, so a block module importing `nopflow.engine.context` (the
+block API) does not load the runner, the compiler and networkx with it.
 """
 
 from __future__ import annotations
