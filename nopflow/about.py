@@ -87,7 +87,7 @@ def qt_versions() -> tuple[str | None, str | None]:
     """(Qt version, PySide6 version) from installed metadata, or Nones without PySide6.
 
     Read from distribution metadata, never by importing Qt: this module serves the CLI and
-    the engine side too (DESIGN.md §1). PySide6 wheels ship the Qt of their own version;
+    the engine side too (docs/architecture.md). PySide6 wheels ship the Qt of their own version;
     the About dialog, which runs inside Qt anyway, shows Qt's own runtime version.
     """
     for dist in ("PySide6-Essentials", "PySide6"):

@@ -1,4 +1,4 @@
-"""Headless entry point (DESIGN.md §8): `nopflow [FILE]`, `run`, `validate`, `history`.
+"""Headless entry point (docs/cli.md): `nopflow [FILE]`, `run`, `validate`, `history`.
 
 Exit codes: 0 completed/valid, 1 run failed or cancelled, 2 invalid workflow or usage.
 User mistakes print one clear message on stderr, never a traceback. Only stdlib modules

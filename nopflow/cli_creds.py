@@ -1,4 +1,4 @@
-"""`nopflow creds set|list|delete` (DESIGN.md §11): manage the credential vault headless.
+"""`nopflow creds set|list|delete` (docs/credentials.md): manage the credential vault headless.
 
 Secret fields never come from argv (any local process can read a command line): they are
 read from the terminal without echo, or as `FIELD=VALUE` lines on stdin when it is not a

@@ -1,4 +1,4 @@
-"""`nopflow history FILE [--json]`: the kept runs of a workflow, newest first (DESIGN.md §7)."""
+"""`nopflow history FILE [--json]`: the kept runs of a workflow, newest first (docs/history.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`nopflow run FILE [--input k=v]… [--json] [--events] [--executor local|dask [--address A]]`.
 
-(DESIGN.md §8.) `--executor`/`--address` override the workflow's `settings.executor` for
+(docs/cli.md). `--executor`/`--address` override the workflow's `settings.executor` for
 this run; `dask` without an address starts a LocalCluster on 127.0.0.1 and closes it after.
 
 Progress goes to stderr (one line per node state change, plus a bar on a terminal); stdout

@@ -1,4 +1,4 @@
-"""The compiler reports every problem at once, each naming its node or edge (DESIGN.md §4)."""
+"""The compiler reports every problem at once, each naming its node or edge (docs/execution.md)."""
 
 from __future__ import annotations
 

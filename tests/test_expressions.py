@@ -1,4 +1,4 @@
-"""Tests for the safe expression language (DESIGN §5)."""
+"""Tests for the safe expression language (docs/expressions.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run history rules (DESIGN.md §7)."""
+"""Run history rules (docs/history.md)."""
 
 from __future__ import annotations
 

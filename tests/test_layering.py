@@ -1,4 +1,4 @@
-"""DESIGN.md §1, checked on the import statements (function-level ones included): which
+"""docs/architecture.md, checked on the import statements (function-level ones included): which
 package may import which, the blocks' public engine API, no import placed inside a function
 to dodge a cycle, and no code outside nopflow/blocks/ that recognises a block by its type."""
 

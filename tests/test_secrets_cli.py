@@ -1,5 +1,5 @@
 """Secrets through the CLI (real `nopflow` subprocesses): one redactor for --json, --events,
-progress lines and history; `$env` reads only allow-listed names (DESIGN.md §11)."""
+progress lines and history; `$env` reads only allow-listed names (docs/credentials.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Block types (DESIGN.md §3): the block interface and the registry that finds them.
+"""Block types (docs/blocks.md): the block interface and the registry that finds them.
 
 Importing this package is cheap: block modules load on the first look-up (`get_block`,
 `all_blocks`), built-ins and `nopflow.blocks` entry points alike.

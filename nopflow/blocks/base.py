@@ -80,7 +80,7 @@ class Block:
     contributes_result: ClassVar[bool] = False
     #: it runs work in a child process through the run's executor
     needs_executor: ClassVar[bool] = False
-    #: running it may change the world outside the run (DESIGN.md §10)
+    #: running it may change the world outside the run (docs/blocks.md)
     side_effects: ClassVar[bool] = False
 
     @classmethod

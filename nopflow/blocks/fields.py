@@ -30,6 +30,6 @@ def number_or_template(value: object, field: str, minimum: float = 0) -> None:
 
 
 def credential(*types: str) -> dict[str, object]:
-    """Hint for a field that names a stored credential of one of ``types`` (DESIGN.md §11):
+    """Hint for a field that names a stored credential of one of ``types`` (docs/credentials.md):
     the inspector shows a picker, the compiler checks the name and type."""
     return {"widget": "credential", "credential_types": list(types)}

@@ -1,4 +1,4 @@
-"""`read_file` / `write_file` (DESIGN.md §10): files inside the project folder only.
+"""`read_file` / `write_file` (docs/blocks.md): files inside the project folder only.
 
 Paths resolve against the project folder with symlinks followed; one that ends up outside is
 refused (at compile time when the path is literal). Writes in `overwrite` and `create` mode

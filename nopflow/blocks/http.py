@@ -1,4 +1,4 @@
-"""`http`: one HTTP request (DESIGN.md §10), on httpx's async client.
+"""`http`: one HTTP request (docs/blocks.md), on httpx's async client.
 
 httpx because it is a well-kept asyncio client that runs on any loop (qasync's too), has
 per-request timeouts and redirect control, and streams responses so a size bound is cheap.
@@ -54,7 +54,7 @@ def _parse_ok_status(value: Any) -> tuple[set[int], set[int]]:
 
 
 with warnings.catch_warnings():
-    # `json` is the file format's key (DESIGN.md §10); it shadows BaseModel's deprecated
+    # `json` is the file format's key (docs/blocks.md); it shadows BaseModel's deprecated
     # .json() method, which nopflow never calls on configs.
     warnings.simplefilter("ignore", UserWarning)
 

@@ -1,5 +1,5 @@
 """`llm`: ask a language model through any OpenAI-compatible chat-completions server
-(DESIGN.md §10): Ollama, llama.cpp's server, vLLM, LM Studio or a hosted API.
+(docs/blocks.md): Ollama, llama.cpp's server, vLLM, LM Studio or a hosted API.
 
 It speaks the protocol over the http block's client helpers (httpx), so timeouts,
 Retry-After, size bounds and error texts match the http block's.
@@ -19,7 +19,7 @@ from nopflow.blocks.http import authorise, check_url, send, status_failure
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 
 with warnings.catch_warnings():
-    # `json` is the file format's key (DESIGN.md §10); it shadows BaseModel's deprecated
+    # `json` is the file format's key (docs/blocks.md); it shadows BaseModel's deprecated
     # .json() method, which nopflow never calls on configs.
     warnings.simplefilter("ignore", UserWarning)
 

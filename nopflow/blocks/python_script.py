@@ -1,4 +1,4 @@
-"""`python`: a Python script run in a sandboxed child process (DESIGN.md §6)."""
+"""`python`: a Python script run in a sandboxed child process (docs/scripts.md)."""
 
 from __future__ import annotations
 

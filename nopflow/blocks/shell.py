@@ -1,4 +1,4 @@
-"""`shell` (DESIGN.md §10): run a command in the same sandbox as `python` blocks.
+"""`shell` (docs/blocks.md): run a command in the same sandbox as `python` blocks.
 
 The command is started by a small launcher that runs as an ordinary sandboxed script, so
 everything §6/§14 give a script holds for the command and all it starts: cwd = the project

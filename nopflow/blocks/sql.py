@@ -1,4 +1,4 @@
-"""`sql` (DESIGN.md §10): one statement on SQLite (built in) or PostgreSQL (psycopg 3, the
+"""`sql` (docs/blocks.md): one statement on SQLite (built in) or PostgreSQL (psycopg 3, the
 `postgres` extra), parameters always bound by the driver, rows as objects.
 
 A run opens one connection per database and its sql nodes share it (statements are

@@ -1,4 +1,4 @@
-"""`ssh` (DESIGN.md §10): run a command on a host over SSH, with asyncssh.
+"""`ssh` (docs/blocks.md): run a command on a host over SSH, with asyncssh.
 
 asyncssh because it is asyncio-native (many hosts in parallel on one loop, no threads),
 well kept, and lets nopflow decide host-key trust itself before any credential is sent:

@@ -1,4 +1,4 @@
-"""Compile a workflow into an execution plan, or report every problem at once (DESIGN.md §4).
+"""Compile a workflow into an execution plan, or report every problem at once (docs/execution.md).
 
 Validation collects all problems instead of stopping at the first, so a person fixes a
 broken workflow in one pass. Each problem names the node or edge it is about; the CLI prints

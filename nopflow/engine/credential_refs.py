@@ -1,4 +1,4 @@
-"""Which credentials a workflow uses (DESIGN.md §11), found at compile time.
+"""Which credentials a workflow uses (docs/credentials.md), found at compile time.
 
 A run resolves exactly these names before any node runs, so they must be literal: from
 `$creds.NAME.FIELD` in templates and from blocks' `credential` fields (a config field whose

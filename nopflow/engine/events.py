@@ -1,4 +1,4 @@
-"""Events a run emits, and the bus that delivers them (DESIGN.md §1: front ends only listen).
+"""Events a run emits, and the bus that delivers (front ends only listen: docs/architecture.md).
 
 Every event is a frozen dataclass with ``to_dict()`` giving a JSON-able dict whose
 ``"event"`` key names the kind — the exact line format of ``nopflow run --events``.

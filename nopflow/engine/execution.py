@@ -1,4 +1,4 @@
-"""Executing one node (DESIGN.md §4): attempts, retries, error modes, failure recording.
+"""Executing one node (docs/execution.md): attempts, retries, error modes, failure recording.
 
 A node holds one of ``max_parallel`` slots only while its block runs — not while it waits
 for a retry backoff or, for a block with body ports (a loop), for its body — so loop bodies

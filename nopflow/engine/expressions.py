@@ -1,4 +1,4 @@
-"""The safe expression language of workflow configs (DESIGN §5).
+"""The safe expression language of workflow configs (docs/expressions.md).
 
 A string config value may contain ``{{ … }}``. A value that is exactly one ``{{ expr }}``
 keeps the type of the result; anything else is text with each expression interpolated.

@@ -1,4 +1,4 @@
-"""Retrying a node with exponential backoff, built on tenacity (DESIGN.md §4).
+"""Retrying a node with exponential backoff, built on tenacity (docs/execution.md).
 
 The backoff is ``initial_delay_s · multiplier^k`` capped at ``max_delay_s`` — exactly
 tenacity's ``wait_exponential(multiplier=initial, exp_base=multiplier, max=cap)`` — and

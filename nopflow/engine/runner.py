@@ -1,4 +1,4 @@
-"""The asyncio runner: one `Run` per execution of a compiled workflow (DESIGN.md §4).
+"""The asyncio runner: one `Run` per execution of a compiled workflow (docs/execution.md).
 
 `Run` is the public face: it compiles, holds the run's state and records, takes the
 controls (pause / resume / cancel) and ends the run. The work is done by three parts:
@@ -119,7 +119,7 @@ class Run:
         return None if self.duration_s is None else round(self.duration_s * 1000)
 
     def result(self) -> dict[str, Any]:
-        """The `--json` result shape (DESIGN.md §8), secrets redacted."""
+        """The `--json` result shape (docs/cli.md), secrets redacted."""
         return {
             "run_id": self.id,
             "status": self.state.value,

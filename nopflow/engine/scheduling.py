@@ -1,4 +1,4 @@
-"""Readiness-driven scheduling of a run's nodes (DESIGN.md §4): groups, counts, settling.
+"""Readiness-driven scheduling of a run's nodes (docs/execution.md): groups, counts, settling.
 
 Every node keeps a count of unfinished predecessors; when a node finishes, its successors'
 counts drop and a successor whose count reaches zero starts at once (or is `skipped` when

@@ -1,4 +1,4 @@
-"""Run and node states (DESIGN.md §4) and the mutable records the runner keeps per node.
+"""Run and node states (docs/execution.md) and the mutable records the runner keeps per node.
 
 The records are plain slotted objects, written only by the runner on the event loop; front
 ends follow changes through events and read a record through `NodeRecord.to_data()`, the
@@ -151,6 +151,6 @@ class NodeRecord:
         )
 
     def summary(self, redactor: Redactor | None = None) -> dict[str, Any]:
-        """The `--json` per-node shape (DESIGN.md §8), its values redacted by ``redactor``."""
+        """The `--json` per-node shape (docs/cli.md), its values redacted by ``redactor``."""
         data = self.to_data()
         return (data if redactor is None else data.redacted(redactor)).summary()

@@ -1,4 +1,4 @@
-"""Credential types (DESIGN.md §11): which fields each type has and which of them are secret.
+"""Credential types (docs/credentials.md): which fields each type has and which of them are secret.
 
 Pure data shared by the store (storage/), the CLI, the editor and blocks whose `credential`
 field accepts some types; no I/O here.
@@ -71,7 +71,7 @@ def env_var(name: str, field: str) -> str:
 
 
 def implied_type(fields: Iterable[str]) -> str:
-    """The type a set of field names implies (DESIGN.md §11), for credentials from variables."""
+    """The type that variables' field names imply (docs/credentials.md)."""
     present = {f.lower() for f in fields}
     if "token" in present:
         return "token"

@@ -1,4 +1,4 @@
-"""The one serialisable shape of a node's part of a run (DESIGN.md §7, §8, §12).
+"""The one serialisable shape of a node's part of a run (docs/history.md, docs/cli.md).
 
 The engine produces it (`NodeRecord.to_data()`), history stores its `to_dict()`, the CLI's
 ``--json`` prints its `summary()`, and the editor's run views show it — live or kept. A
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from nopflow.model.redact import Redactor
 
-#: where a node's output came from (DESIGN.md §12)
+#: where a node's output came from (docs/partial-runs.md)
 SOURCES = ("ran", "cached", "reused", "pinned")
 
 
@@ -72,7 +72,7 @@ def _read_attempt(entry: Any) -> dict[str, Any] | None:
 class NodeRecordData:
     """One node of one run: status, attempts, timings, data, failure and provenance."""
 
-    #: the `--json` per-node keys (DESIGN.md §8)
+    #: the `--json` per-node keys (docs/cli.md)
     SUMMARY_KEYS: ClassVar[tuple[str, ...]] = (
         "status", "attempts", "duration_ms", "output", "error", "source", "reused_from",
     )
@@ -127,7 +127,7 @@ class NodeRecordData:
         )
 
     def summary(self) -> dict[str, Any]:
-        """The `--json` per-node shape (DESIGN.md §8)."""
+        """The `--json` per-node shape (docs/cli.md)."""
         return {key: getattr(self, key) for key in self.SUMMARY_KEYS}
 
     @classmethod

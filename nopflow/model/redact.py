@@ -1,4 +1,4 @@
-"""The one redactor for everything that leaves a run (DESIGN.md §11).
+"""The one redactor for everything that leaves a run (docs/credentials.md).
 
 History, the output store, log lines, events (`--events`), the `--json` result, the
 editor's panels and exported runs all pass their data through a run's `Redactor`, so they

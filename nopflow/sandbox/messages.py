@@ -1,4 +1,4 @@
-"""Turning how a script ended into the user-facing `ScriptResult` (DESIGN.md §6).
+"""Turning how a script ended into the user-facing `ScriptResult` (docs/scripts.md).
 
 The first line of `error` says what happened in the user's terms; the precedence is
 cancel > timeout > output overflow > sandbox violation > uncaught exception > bootstrap

@@ -1,4 +1,4 @@
-"""The credential vault (DESIGN.md §11): secret fields in the OS keyring, the rest on disk.
+"""The credential vault (docs/credentials.md): secret fields in the OS keyring, the rest on disk.
 
 Names, types and non-secret fields live in `credentials.json` in the config dir; secret
 field values live only in the keyring (Secret Service, Keychain, Credential Locker) through

@@ -1,4 +1,4 @@
-"""Run history (DESIGN.md §7): the five most recent runs of each workflow, as JSON.
+"""Run history (docs/history.md): the five most recent runs of each workflow, as JSON.
 
 File: ``<data dir>/history/<workflow-id>.json``::
 

@@ -1,6 +1,6 @@
 """Where nopflow keeps its files: data dir (history, autosave, scratch projects), config dir.
 
-`NOPFLOW_DATA_DIR` overrides the platform's data directory (DESIGN.md §7); tests and
+`NOPFLOW_DATA_DIR` overrides the platform's data directory (docs/history.md); tests and
 portable installs use it.
 """
 

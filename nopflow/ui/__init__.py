@@ -1,4 +1,4 @@
-"""The PySide6 editor. The only package that imports Qt (DESIGN.md §1).
+"""The PySide6 editor. The only package that imports Qt (docs/architecture.md).
 
 How the pieces fit (data flows one way):
 

@@ -6,7 +6,7 @@ quits; `run_before_screenshot` first runs the workflow to its end (README pictur
 Neither ever blocks the event loop.
 
 The Qt event loop is driven by qasync's `QEventLoop`, so the engine's asyncio runs (live
-runs, sandboxed scripts) share the GUI thread's loop (DESIGN.md §1). At exit any run still
+runs, sandboxed scripts) share the GUI thread's loop (docs/architecture.md). At exit any run still
 going is cancelled and awaited, so no script process outlives the app.
 """
 

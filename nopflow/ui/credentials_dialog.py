@@ -1,4 +1,4 @@
-"""File ▸ Credentials: add, edit and delete stored credentials (DESIGN.md §11).
+"""File ▸ Credentials: add, edit and delete stored credentials (docs/credentials.md).
 
 Secret values are masked (a Show button per field reveals one); every keyring call runs on
 the thread pool, so a slow or locked keyring never freezes the editor. Credentials from

@@ -1,6 +1,6 @@
 """The editor window: canvas in the middle, palette / inspector / log docks, menus, files.
 
-File handling rules (DESIGN.md §9): the title shows the name and an unsaved mark, closing
+File handling rules (docs/editor.md): the title shows the name and an unsaved mark, closing
 with unsaved changes asks, saving is atomic, a bad file shows the loader's message and the
 window keeps running, and an autosave copy newer than the file is offered back at open.
 """

@@ -302,7 +302,7 @@ class WorkflowScene(QGraphicsScene):
     def set_paused(self, paused: bool) -> None:
         """Freeze (or restart) running nodes' elapsed clocks and animation.
 
-        A paused run's scripts are stopped and their timeout clocks too (DESIGN.md §4), so
+        A paused run's scripts are stopped and their timeout clocks too (docs/execution.md), so
         the canvas must not keep counting either.
         """
         now = time.monotonic()

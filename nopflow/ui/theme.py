@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QApplication
 
 from nopflow.resources import resource_path
 
-#: node states (DESIGN.md §4) and their colours; the badge icon carries the same meaning
+#: node states (docs/execution.md) and their colours; the badge icon carries the same meaning
 STATES = ("pending", "running", "success", "error", "skipped", "cancelled")
 STATE_COLORS = {
     "pending": "#8A94A6",

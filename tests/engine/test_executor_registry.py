@@ -160,7 +160,7 @@ def test_plugins_come_from_the_entry_point_group(tmp_path: Path,
 
 
 def test_engine_imports_no_executor_implementation() -> None:
-    """DESIGN.md §1: executors -> sandbox, engine interfaces; never the other way."""
+    """docs/architecture.md: executors -> sandbox, engine interfaces; never the other way."""
     offenders = []
     for path in sorted(ENGINE.rglob("*.py")):
         for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

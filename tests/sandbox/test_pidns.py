@@ -1,5 +1,5 @@
 """A script cannot see or touch processes outside its own tree, and nothing it starts
-outlives it (DESIGN.md §14): real children, every wait bounded, no fork bomb."""
+outlives it (docs/security.md): real children, every wait bounded, no fork bomb."""
 
 from __future__ import annotations
 

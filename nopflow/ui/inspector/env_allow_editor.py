@@ -1,5 +1,5 @@
 """The workflow form's list of environment variables `$env.NAME` may read
-(`settings.env_allow`, DESIGN.md §11): nothing is readable unless it is listed here."""
+(`settings.env_allow`, docs/credentials.md): nothing is readable unless it is listed here."""
 
 from __future__ import annotations
 

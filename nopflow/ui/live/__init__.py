@@ -1,6 +1,6 @@
 """Live runs in the editor: the engine → Qt bridge, run controls, history, node inspection.
 
-How the pieces fit (DESIGN.md §1: the GUI only listens to engine events and drives runs):
+How the pieces fit (docs/architecture.md: the GUI only listens to engine events and drives runs):
 
     engine Run ──events──▶ RunBridge (bridge.py, the ONE QObject subscribed to the engine)
                              queues events, flushes at most once per frame as Qt signals

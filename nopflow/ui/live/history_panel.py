@@ -1,4 +1,4 @@
-"""The History dock: the kept runs of this workflow (DESIGN.md §7), newest first.
+"""The History dock: the kept runs of this workflow (docs/history.md), newest first.
 
 Each row shows the run's status icon, start time, duration and how many nodes succeeded
 or failed. Selecting a row emits `runSelected` (the controller recolours the canvas to
