@@ -35,6 +35,7 @@ from nopflow.ui.items.edge_item import EdgeItem
 from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
 from nopflow.ui.items.port_item import PortRef
+from nopflow.ui.node_menu import NodeMenu
 from nopflow.ui.quick_add import QuickAddPopup
 from nopflow.ui.theme import canvas_theme, icon
 
@@ -63,6 +64,8 @@ class WorkflowView(QGraphicsView):
         self._gesture: Interaction | None = None
         self._space = False
         self.quick_add: QuickAddPopup | None = None
+        #: the right-click menu of nodes (other parts of the editor add entries to it)
+        self.node_menu = NodeMenu(editor, self)
         self.setRenderHints(QPainter.RenderHint.Antialiasing
                             | QPainter.RenderHint.TextAntialiasing
                             | QPainter.RenderHint.SmoothPixmapTransform)
@@ -274,6 +277,9 @@ class WorkflowView(QGraphicsView):
         item = self._item_at(pos)
         if item is not None and not item.isSelected():
             self.editor.scene.select_only([item])
+        if isinstance(item, NodeItem):
+            self.node_menu_for(item.node_id).exec(event.globalPos())
+            return
         menu = QMenu(self)
         add = menu.addMenu("Add Block")
         for block in all_blocks():
@@ -286,6 +292,11 @@ class WorkflowView(QGraphicsView):
                 if a.text() and not a.text().startswith("&Fit"):
                     menu.addAction(a)
         menu.exec(event.globalPos())
+
+    def node_menu_for(self, node_id: str) -> QMenu:
+        """The node menu for a right-click on `node_id`: it and the other selected nodes."""
+        selected = self.editor.scene.selected_ids()[0]
+        return self.node_menu.build([node_id, *selected])
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
