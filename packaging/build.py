@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import email.utils
+import gzip
 import hashlib
 import json
 import os
@@ -173,6 +176,28 @@ def render_icons(py: Path, out: Path) -> Path:
     return dest
 
 
+def render_manpage(py: Path, out: Path) -> Path:
+    """nopflow.1 from the CLI's parser (see manpage.py), in the build venv that has both."""
+    dest = out / "man"
+    run([py, PACKAGING / "manpage.py", dest])
+    return dest / "nopflow.1"
+
+
+def gzip_n(data: bytes) -> bytes:
+    """gzip -9n: no name or time stamp in the header, as Debian policy asks (reproducible)."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def debian_changelog(ver: str) -> str:
+    """The one-entry Debian changelog of a package built from this tree."""
+    stamp = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc))
+    return (
+        f"{APP} ({ver}) unstable; urgency=medium\n\n"
+        f"  * Upstream release {ver}: see the README for what it contains.\n\n"
+        f" -- {DEB_MAINTAINER}  {stamp}\n"
+    )
+
+
 def make_icns(icons: Path) -> Path | None:
     """macOS: the .icns from the rendered .iconset (iconutil exists only on macOS)."""
     if not shutil.which("iconutil"):
@@ -263,7 +288,10 @@ def _copy_tree(src: Path, dst: Path) -> None:
 LINUX = PACKAGING / "linux"  # postinst, postrm, the /usr/bin wrapper
 
 
-def build_deb(bundle: Path, icons: Path, out: Path, compression: str) -> Path:
+DEB_MAINTAINER = "nopflow developers <nopflow@users.noreply.github.com>"
+
+
+def build_deb(bundle: Path, icons: Path, man: Path, out: Path, compression: str) -> Path:
     """Lay out /opt/nopflow, /usr/bin, /usr/share/... and pack it with dpkg-deb."""
     if not shutil.which("dpkg-deb"):
         raise SystemExit("build.py: dpkg-deb not found (apt-get install dpkg)")
@@ -295,12 +323,14 @@ def build_deb(bundle: Path, icons: Path, out: Path, compression: str) -> Path:
         + "\nThe bundle in /opt/nopflow also contains Python, Qt (LGPLv3, via PySide6) and\n"
         "other libraries; their licences are listed in nopflow's Help -> About and in\n"
         "/opt/nopflow/_internal/*.dist-info.\n")
+    put(f"usr/share/man/man1/{APP}.1.gz", gzip_n(man.read_bytes()))
+    put(f"usr/share/doc/{APP}/changelog.Debian.gz", gzip_n(debian_changelog(ver).encode()))
     installed_kib = (tree_size(stage) + 1023) // 1024
     glibc = glibc_minimum(bundle)
     depends = (f"libc6 (>= {glibc}), " if glibc else "libc6, ") + DEB_DEPENDS
     control = (
         f"Package: {APP}\nVersion: {ver}\nArchitecture: {arch}\n"
-        "Maintainer: nopflow developers <nopflow@users.noreply.github.com>\n"
+        f"Maintainer: {DEB_MAINTAINER}\n"
         f"Installed-Size: {installed_kib}\nDepends: {depends}\n"
         f"Recommends: {DEB_RECOMMENDS}\nSection: utils\nPriority: optional\n"
         "Homepage: https://github.com/nopflow/nopflow\n"
@@ -417,7 +447,7 @@ def _build(args: argparse.Namespace, out: Path) -> int:
     t2 = time.monotonic()
     artefact: Path | None = None
     if args.target == "deb":
-        artefact = build_deb(bundle, icons, out, args.compression)
+        artefact = build_deb(bundle, icons, render_manpage(py, out), out, args.compression)
     elif args.target == "windows":
         artefact = build_windows_installer(bundle, icons, out)
     elif args.target == "macos":

@@ -10,6 +10,7 @@ Skipped only where dpkg-deb is missing (non-Debian hosts), with that reason.
 from __future__ import annotations
 
 import json
+import gzip
 import os
 import shutil
 import signal
@@ -365,6 +366,10 @@ def test_deb_layout(deb_root: Path, tmp_path: Path) -> None:
         code = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
         for home in ("$HOME", "~", "/home", "/root", "rm "):  # user data is never touched
             assert home not in code, (script, home)
+    man = gzip.decompress((r / "usr/share/man/man1/nopflow.1.gz").read_bytes()).decode()
+    assert man.startswith(".TH NOPFLOW") and "nopflow run" in man and "EXIT STATUS" in man
+    changelog = gzip.decompress((r / "usr/share/doc/nopflow/changelog.Debian.gz").read_bytes())
+    assert changelog.decode().startswith(f"nopflow ({__version__}) unstable; urgency=medium")
     # The unpacked copy runs from wherever it lies (nothing hard-codes the build path).
     res = run_exe(r / "opt/nopflow/nopflow", ["--version"], tmp_path, no_python_env(tmp_path))
     assert res.returncode == 0 and res.stdout.strip() == f"nopflow {__version__}"
