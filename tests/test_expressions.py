@@ -209,13 +209,13 @@ def test_bare_roots(scope: Scope) -> None:
     assert ev("$env", scope)["HOME"] == "/home/ada"
 
 
-def test_env_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scope_without_env_sees_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`$env` reads only what the scope was given (the runner: allow-listed names only)."""
     monkeypatch.setenv("NOPFLOW_TEST_VAR", "hello")
-    assert evaluate("$env.NOPFLOW_TEST_VAR", Scope()) == "hello"
-    monkeypatch.delenv("NOPFLOW_TEST_VAR")
     with pytest.raises(ExpressionError, match="environment variable 'NOPFLOW_TEST_VAR'"):
         evaluate("$env.NOPFLOW_TEST_VAR", Scope())
     assert evaluate("$env.NOPFLOW_TEST_VAR | default('x')", Scope()) == "x"
+    assert evaluate("$env.NOPFLOW_TEST_VAR", Scope(env={"NOPFLOW_TEST_VAR": "hi"})) == "hi"
 
 
 def test_loop_outside_loop_is_error() -> None:

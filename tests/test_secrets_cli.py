@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from nopflow.model import FORMAT_VERSION
+
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "hunter2-token-xyz"
 
@@ -32,7 +34,8 @@ raise ValueError("bad token " + data["t"])
 
 
 def write_wf(folder: Path, doc: dict[str, Any]) -> Path:
-    base = {"format": "nopflow/workflow", "version": 1, "id": "secrets-wf", "name": "Secrets"}
+    base = {"format": "nopflow/workflow", "version": FORMAT_VERSION, "id": "secrets-wf",
+            "name": "Secrets"}
     path = folder / "flow.nopflow.json"
     path.write_text(json.dumps({**base, **doc}))
     return path

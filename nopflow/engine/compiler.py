@@ -8,7 +8,7 @@ them as `node <id>: …`, the editor badges the nodes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -205,19 +205,26 @@ def templated_config(block: type[Block] | None, config: dict[str, Any]) -> dict[
     return {k: v for k, v in config.items() if k not in skip} if skip else config
 
 
-def _walk_config(config: dict[str, Any], node: Node, block: type[Block]) -> list[Problem]:
+def _walk_config(config: dict[str, Any], node: Node, block: type[Block],
+                 env_allow: Collection[str]) -> list[Problem]:
+    """Expression problems of a node's config: syntax, and `$env` names not allow-listed."""
     out = []
     bare = _widget_fields(block, "expression")
     for key, value in templated_config(block, config).items():
+        where = f"config.{key}"
         if key in bare and isinstance(value, str) and not ex.is_template(value):
             try:
                 ex.parse_condition(value)
             except ex.ExpressionError as err:
-                out.append(Problem(str(err.with_context(f"config.{key}")), node_id=node.id,
+                out.append(Problem(str(err.with_context(where)), node_id=node.id,
                                    kind="expression"))
+            for err in ex.env_problems(value, env_allow, where, bare=True):
+                out.append(Problem(str(err), node_id=node.id, kind="env"))
             continue
-        for err in ex.check_value(value, context=f"config.{key}"):
+        for err in ex.check_value(value, context=where):
             out.append(Problem(str(err), node_id=node.id, kind="expression"))
+        for err in ex.env_problems(value, env_allow, where):
+            out.append(Problem(str(err), node_id=node.id, kind="env"))
     return out
 
 
@@ -252,6 +259,7 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
     nodes: dict[str, CompiledNode] = {}
     seen: set[str] = set()
     check_ctx = CheckContext(project_dir=project_dir, python=wf.settings.python)
+    env_allow = frozenset(wf.settings.env_allow)
 
     for node in wf.nodes:
         if node.id in seen:
@@ -276,9 +284,9 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
             config = block.Config.model_validate(node.config)
         except ValidationError as exc:
             problems.extend(_config_problems(node, exc))
-            problems.extend(_walk_config(node.config, node, block))
+            problems.extend(_walk_config(node.config, node, block, env_allow))
             continue
-        problems.extend(_walk_config(node.config, node, block))
+        problems.extend(_walk_config(node.config, node, block, env_allow))
         for msg in block.check(config, check_ctx):
             problems.append(Problem(msg, node_id=node.id, kind="check"))
         refs, cred_problems = node_credential_refs(

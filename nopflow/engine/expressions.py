@@ -22,6 +22,9 @@ Decisions worth knowing:
 * ``and``/``or``/``not`` short-circuit and always return a boolean (Python truthiness:
   ``0``, ``""``, ``[]``, ``{}`` and ``null`` are false).
 * ``true == 1`` is false: booleans are not numbers here (arithmetic on them is an error).
+* ``$env.NAME`` reads one environment variable, and only a name the workflow lists in
+  ``settings.env_allow`` (`env_problems` finds the others; the runner's scope holds only the
+  listed names). Bare ``$env`` and computed names (``$env[$input.k]``) are refused.
 * "Missing" (absent key, index out of range, unset ``$env`` variable, ``$node.ID`` that has
   no output, ``first``/``last`` of an empty list) is a sentinel that flows along the path;
   ``default(v)`` turns it — and ``null`` — into ``v``; any other use is an error that
@@ -41,8 +44,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NoReturn
@@ -61,8 +63,10 @@ __all__ = [
     "ExpressionSyntaxError",
     "Scope",
     "Template",
+    "allowed_env",
     "check_value",
     "credential_uses",
+    "env_problems",
     "evaluate",
     "evaluate_condition",
     "is_template",
@@ -818,7 +822,7 @@ class Scope:
     prev: Any = field(default_factory=dict)
     nodes: Mapping[str, Any] = field(default_factory=dict)  # node id -> output
     loop: Mapping[str, Any] | None = None  # None outside a loop body
-    env: Mapping[str, str] | None = None  # None = os.environ
+    env: Mapping[str, str] | None = None  # $env: only allow-listed names (None = none)
     #: credentials the run resolved: name -> {field: value} (only the names it references)
     creds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
@@ -879,7 +883,7 @@ class _Evaluator:
         if name == "prev":
             return scope.prev
         if name == "env":
-            return os.environ if scope.env is None else scope.env
+            return {} if scope.env is None else scope.env
         if name == "creds":
             return scope.creds
         if name == "loop":
@@ -1420,3 +1424,54 @@ def credential_uses(
                 elif name is not None and fld is not None:
                     uses.append(CredentialUse(name, fld, ctx))
     return uses, errors
+
+
+# --------------------------------------------------------------------------- $env
+
+
+def allowed_env(allow: Collection[str], source: Mapping[str, str]) -> dict[str, str]:
+    """The environment a run's `$env` sees: only the allow-listed names that are set."""
+    return {name: source[name] for name in allow if name in source}
+
+
+def _env_uses(expr: Expr, allowed: Collection[str]) -> Iterator[tuple[str, int]]:
+    """(problem, position) for every `$env` use in ``expr`` the allow-list does not permit."""
+    named: set[int] = set()
+    roots: list[_Root] = []
+    for node in _walk(expr.node):
+        if isinstance(node, _Root) and node.name == "env":
+            roots.append(node)
+        elif isinstance(node, _Get) and isinstance(node.obj, _Root) and node.obj.name == "env":
+            named.add(id(node.obj))
+            key = node.key
+            if not (isinstance(key, _Literal) and isinstance(key.value, str)):
+                yield ("$env needs a variable name written out ($env.NAME or $env[\"NAME\"]), "
+                       "not a computed one", node.pos)
+            elif key.value not in allowed:
+                yield (f"$env.{key.value} is not allowed: add {key.value} to the workflow's "
+                       "settings.env_allow to let it read that environment variable", node.pos)
+    for root in roots:
+        if id(root) not in named:
+            yield ("$env alone is never allowed (it would hand over the whole environment); "
+                   "read one variable with $env.NAME, listed in settings.env_allow", root.pos)
+
+
+def env_problems(
+    value: object, allowed: Collection[str], context: str = "", *, bare: bool = False
+) -> list[ExpressionError]:
+    """Every `$env` use inside ``value`` that ``settings.env_allow`` does not permit (§11).
+
+    Bare `$env` and computed names are never allowed; syntax errors are `check_value`'s.
+    """
+    errors: list[ExpressionError] = []
+    for text, ctx in _strings(value, context):
+        if "$env" not in text:
+            continue
+        try:
+            exprs = (parse_condition(text),) if bare else parse_template(text).expressions
+        except ExpressionError:
+            continue
+        for expr in exprs:
+            for message, pos in _env_uses(expr, allowed):
+                errors.append(ExpressionError(message, expr.source, pos, ctx))
+    return errors

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from nopflow.engine import expressions as ex
 from nopflow.engine.compiler import Plan, compile_workflow, resolved_credentials
 from nopflow.engine.events import EventBus, RunFinished, RunPaused, RunResumed, RunStarted
 from nopflow.engine.execution import NodeExecution
@@ -78,11 +80,13 @@ class Run:
         self._project_dir = pdir
         self._executor = executor
         self._owns_executor = executor is None
-        self._env = env
+        #: what `$env` sees: only the names listed in settings.env_allow (DESIGN.md §11)
+        self._env = ex.allowed_env(wf.settings.env_allow, os.environ if env is None else env)
         #: hides the run's secret values in everything that leaves it (events, logs,
         #: `result()`, history, the editor's panels)
-        self.redactor = Redactor(run_secrets(wf.secret_inputs(), self.inputs, {})).with_values(
-            v for cred in self._creds.values() for v in cred.fields.values())
+        secrets = run_secrets(wf.secret_inputs(), self.inputs, self._env)
+        secrets.extend(v for cred in self._creds.values() for v in cred.fields.values())
+        self.redactor = Redactor(secrets)
         self._cred_scope = {name: dict(c.fields) for name, c in self._creds.items()}
         self._cancel_requested = False
         self._resumed = asyncio.Event()

@@ -147,7 +147,7 @@ class Redactor:
         if text in self._whole:
             return REDACTED
         pattern = self._pattern
-        if pattern is None:
+        if pattern is None or pattern.search(text) is None:  # the common case: nothing to do
             return text
         text, count = pattern.subn(REDACTED, text)
         while count:  # a replacement can join its neighbours into another secret

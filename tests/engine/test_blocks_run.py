@@ -210,9 +210,9 @@ async def test_node_refs_and_env() -> None:
     wf = make_wf(
         [("s", "start", {}), ("d", "delay", {"seconds": 0}),
          ("o", "output", {"values": {"a": "{{ $node.s.v }}", "e": "{{ $env.NOPFLOW_T }}"}})],
-        ["s->d", "d->o"], inputs={"v": 9},
+        ["s->d", "d->o"], inputs={"v": 9}, env_allow=["NOPFLOW_T"],
     )
-    run = await run_wf(wf, env={"NOPFLOW_T": "yes"})
+    run = await run_wf(wf, env={"NOPFLOW_T": "yes", "OTHER": "no"})
     assert run.outputs == {"a": 9, "e": "yes"}
 
 
