@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 from collections import deque
 from typing import Any
@@ -40,11 +41,33 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _parse_output(data: bytes) -> object:
-    """Strict JSON: Python's json would accept NaN/Infinity, which poison --json and history."""
-    text = data.decode("utf-8").strip()
-    if not text:
+# A JSON string, unrolled so that a long string is one tight scan.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+class OutputTooLarge(ValueError):
+    """More JSON values than a node's output may hold (its parsed-size bound)."""
+
+
+def _count_values(data: bytes, bound: int) -> int:
+    """At least the number of JSON values in `data` (scalars and containers), counted
+    without parsing: commas and opening brackets outside strings.  C-speed counts;
+    strings are only blanked out when the rough count is over `bound`."""
+    rough = data.count(b",") + data.count(b"[") + data.count(b"{") + 1
+    if rough <= bound:
+        return rough
+    bare = _STRING.sub(b'""', data)
+    return bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
+
+
+def _parse_output(data: bytes, max_values: int = 2_000_000) -> object:
+    """Strict JSON (Python's json would accept NaN/Infinity, which poison --json and
+    history), bounded in parsed size: past `max_values` values nothing is built."""
+    if not data.strip():
         return {}
+    if _count_values(data, max_values) > max_values:
+        raise OutputTooLarge(f"output has more than {max_values:,} JSON values")
+    text = data.decode("utf-8").strip()
     try:
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
@@ -133,11 +156,14 @@ async def build_result(
         msg = f"exited with code {exit_.code}" + (f": {last}" if last else "")
         return fail(msg, "ExitCode")
     data = bytes(stdout)
+    bound = spec.max_output_values
     try:
         if len(data) > 1 << 20:
-            output = await loop.run_in_executor(None, _parse_output, data)
+            output = await loop.run_in_executor(None, _parse_output, data, bound)
         else:
-            output = _parse_output(data)
+            output = _parse_output(data, bound)
+    except OutputTooLarge as exc:
+        return fail(f"{exc} (the bound on a node's output)", "OutputTooLarge")
     except ValueError as exc:
         head = data[:80].decode("utf-8", "replace")
         return fail(

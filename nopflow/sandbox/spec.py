@@ -28,6 +28,7 @@ class ScriptSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     temp_dir: Path | None = None
     max_stdout_bytes: int = 64 * 2**20
+    max_output_values: int = 2_000_000  # JSON values in the output: its parsed size
     stderr_tail_lines: int = 200
     label: str = ""
     check_inputs: bool = True  # run check_input_paths() on `input` before starting
