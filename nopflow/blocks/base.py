@@ -7,6 +7,7 @@ node. The inspector is generated from `Config` (field types, descriptions and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -37,6 +38,14 @@ class CheckContext:
 
     project_dir: Path | None
     python: str | None
+    #: what is wrong with `python` where the run's executor starts it (None = fine)
+    check_python: Callable[[str], str | None] | None = None
+
+    def python_problem(self) -> str | None:
+        """The problem with settings.python, checked once by the executor, or None."""
+        if not self.python or self.check_python is None:
+            return None
+        return self.check_python(self.python)
 
     def project_file(self, path: str, field: str) -> str | None:
         """A problem with `path` as a file inside the project folder, or None when fine.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -83,11 +82,8 @@ class PythonBlock(Block):
             problem = ctx.project_file(config.script, "config.script")
             if problem:
                 problems.append(problem)
-        if ctx.python:
-            if not (os.path.isfile(ctx.python) and os.access(ctx.python, os.X_OK)):
-                problems.append(
-                    f"settings.python: interpreter not found or not executable: {ctx.python}"
-                )
+        if problem := ctx.python_problem():  # checked once, confined, however many nodes ask
+            problems.append(f"settings.python: {problem}")
         return problems
 
     async def run(self, ctx: NodeContext) -> NodeResult:

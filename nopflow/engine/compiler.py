@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from nopflow.engine.credential_refs import (
     catalog_problems,
     node_credential_refs,
 )
+from nopflow.engine.executor import python_problem
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
 from nopflow.model.credentials import Credential, missing_credential_message
@@ -258,7 +259,8 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
     cred_refs: list[CredentialRef] = []
     nodes: dict[str, CompiledNode] = {}
     seen: set[str] = set()
-    check_ctx = CheckContext(project_dir=project_dir, python=wf.settings.python)
+    check_ctx = CheckContext(project_dir=project_dir, python=wf.settings.python,
+                             check_python=partial(python_problem, wf.settings.executor))
     env_allow = frozenset(wf.settings.env_allow)
 
     for node in wf.nodes:

@@ -104,6 +104,8 @@ class ExecutorUnavailable(NodeFailure):
 
 
 ExecutorFactory = Callable[[ExecutorSettings], Executor]
+#: the problem with a user-chosen interpreter (``settings.python``), or None when it runs
+PythonCheck = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,9 @@ class ExecutorKind:
     per_run: bool = False  # one instance per run (else an editor window keeps one warm)
     requires: tuple[str, ...] = ()  # importable modules it needs ...
     extra: str | None = None  # ... which this pip extra of nopflow installs
+    #: "module:attr" of a `PythonCheck` for settings.python where this kind runs scripts
+    #: (None: the interpreter lives elsewhere, e.g. on cluster workers, and is checked there)
+    python_check: str | None = None
 
     def unavailable(self) -> str | None:
         """None when it can run here, else a message naming what to install (no import)."""
@@ -149,7 +154,8 @@ def missing_extra_message(kind: str, extra: str) -> str:
 
 
 _BUILTIN = (
-    ExecutorKind("local", "This computer", "nopflow.executors.local:create"),
+    ExecutorKind("local", "This computer", "nopflow.executors.local:create",
+                 python_check="nopflow.executors.local:python_problem"),
     ExecutorKind("dask", "Dask cluster", "nopflow.executors.dask:create", takes_address=True,
                  connects=True, per_run=True, requires=("distributed",), extra="dask"),
 )
@@ -211,6 +217,16 @@ def create_executor(settings: ExecutorSettings | None = None) -> Executor:
                                    f"created: {type(exc).__name__}: {exc}")
 
 
+def python_problem(settings: ExecutorSettings, python: str) -> str | None:
+    """What is wrong with ``python`` as the interpreter of scripts run by the
+    ``settings`` kind, checked the way that kind runs it (None: fine, or not checkable here)."""
+    info = executor_kind(settings.kind)
+    if info is None or info.python_check is None or info.unavailable() is not None:
+        return None  # an unknown or uninstalled kind is reported by its own problem
+    check = EntryPoint(info.kind, info.python_check, ENTRY_POINT_GROUP).load()
+    return check(python)
+
+
 class UnavailableExecutor:
     """Stands in for an executor this installation cannot provide; fails script nodes."""
 
@@ -237,6 +253,7 @@ __all__ = [
     "ExecutorKind",
     "ExecutorUnavailable",
     "LineCallback",
+    "PythonCheck",
     "ScriptHandle",
     "ScriptOutcome",
     "ScriptRequest",
@@ -245,5 +262,6 @@ __all__ = [
     "executor_kind",
     "executor_kinds",
     "missing_extra_message",
+    "python_problem",
     "register_executor",
 ]

@@ -8,7 +8,7 @@ import logging
 from nopflow.engine.context import NodeFailure
 from nopflow.engine.executor import LineCallback, ScriptHandle, ScriptRequest
 from nopflow.model import ExecutorSettings
-from nopflow.sandbox import SandboxError, ScriptRunner, ScriptSpec
+from nopflow.sandbox import SandboxError, ScriptRunner, ScriptSpec, interpreter_problem
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,12 @@ class LocalExecutor:
             # not cancelled: a zygote cut off mid-start would be leaked; the closed runner
             # makes a start in progress close its zygote and give up (bounded by its timeout)
             await asyncio.wait({warming})
+
+
+def python_problem(python: str) -> str | None:
+    """The registry's interpreter check for local scripts: the sandbox's confined one,
+    run once per interpreter file (validate, the block checks and every run share it)."""
+    return interpreter_problem(python)
 
 
 def create(settings: ExecutorSettings) -> LocalExecutor:

@@ -8,7 +8,7 @@ The engine's ``python`` block uses exactly this API::
     await runner.aclose()
 
 * `runner.tier` says which confinement is active here, e.g.
-  ``zygote+landlock(abi 7)+rlimits+audit-hook+process-group+subreaper`` on Linux,
+  ``zygote+landlock(abi 7)+pidns+rlimits+audit-hook+process-group+subreaper`` on Linux,
   ``spawn+job-object+audit-hook`` on Windows.
 * `ScriptRunner(prefer="auto"|"zygote"|"pool"|"spawn", landlock=True, pool_size=2)`;
   `await runner.warm_up()` starts the zygote early so the first script is fast too.
@@ -33,7 +33,11 @@ source file, where sibling modules cannot be imported).
 """
 
 from nopflow.sandbox.handle import ScriptHandle
-from nopflow.sandbox.interpreters import avalidate_interpreter, validate_interpreter
+from nopflow.sandbox.interpreters import (
+    avalidate_interpreter,
+    interpreter_problem,
+    validate_interpreter,
+)
 from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside
 from nopflow.sandbox.runner import ScriptRunner
 from nopflow.sandbox.spec import ScriptResult, ScriptSpec
@@ -47,5 +51,6 @@ __all__ = [
     "avalidate_interpreter",
     "check_input_paths",
     "check_inside",
+    "interpreter_problem",
     "validate_interpreter",
 ]

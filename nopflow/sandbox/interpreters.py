@@ -16,7 +16,7 @@ from nopflow.sandbox import bootstrap
 from nopflow.sandbox.paths import SandboxError
 from nopflow.sandbox.procs import _base_env
 
-__all__ = ["avalidate_interpreter", "validate_interpreter"]
+__all__ = ["avalidate_interpreter", "interpreter_problem", "validate_interpreter"]
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -81,9 +81,15 @@ def _launcher(path: str) -> list[str]:
 
 
 def _find(python: str) -> str:
-    path = shutil.which(python) if os.sep not in python else python
+    bare = os.sep not in python and not (os.altsep and os.altsep in python)
+    path = shutil.which(python) if bare else python
     if not path or not os.path.isfile(path) or not os.access(path, os.X_OK):
-        raise SandboxError(f"Python interpreter not found: {python}")
+        if bare:  # a name such as "python3": looked up on PATH, where it is not
+            raise SandboxError(
+                f"Python interpreter not found: {python} is not on PATH"
+                " (give its full path, e.g. /usr/bin/python3)"
+            )
+        raise SandboxError(f"Python interpreter not found or not executable: {python}")
     return os.path.abspath(path)
 
 
@@ -132,17 +138,40 @@ def validate_interpreter(path: str) -> str | None:
     except (OSError, subprocess.SubprocessError) as exc:
         return f"Python interpreter {path} does not run: {exc}"
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or [""])[-1]
-        return f"Python interpreter {path} failed (exit code {proc.returncode}): {tail}"
+        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        how = (
+            f"was killed by signal {-proc.returncode}"
+            if proc.returncode < 0
+            else f"failed (exit code {proc.returncode})"
+        )
+        detail = f": {said[-1].strip()}" if said else ", printing nothing: is it a Python?"
+        return f"Python interpreter {path} {how} when asked for its version{detail}"
     try:
         major, minor = (int(x) for x in proc.stdout.strip().split("."))
     except ValueError:
-        return f"{path} does not look like a Python interpreter"
+        return f"{path} does not look like a Python interpreter (it did not print its version)"
     if (major, minor) < (3, 8):
         return f"Python interpreter {path} is {major}.{minor}; script blocks need 3.8 or newer"
     return None
 
 
+_checked: dict[tuple[str, int, int], str | None] = {}
+
+
+def interpreter_problem(path: str) -> str | None:
+    """`validate_interpreter`, run once per interpreter file (its path, size and mtime):
+    `nopflow validate`, the block check and every run share the one confined check."""
+    try:
+        exe = _find(path)
+        st = os.stat(exe)
+    except (SandboxError, OSError) as exc:
+        return str(exc)
+    key = (os.path.realpath(exe), st.st_size, st.st_mtime_ns)
+    if key not in _checked:
+        _checked[key] = validate_interpreter(path)
+    return _checked[key]
+
+
 async def avalidate_interpreter(path: str) -> str | None:
-    """`validate_interpreter` off the event loop thread."""
-    return await asyncio.get_running_loop().run_in_executor(None, validate_interpreter, path)
+    """`interpreter_problem` off the event loop thread."""
+    return await asyncio.get_running_loop().run_in_executor(None, interpreter_problem, path)
