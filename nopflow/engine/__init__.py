@@ -18,7 +18,6 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "Engine": "nopflow.engine.runner",
     "Run": "nopflow.engine.runner",
     "NodeState": "nopflow.engine.state",
     "RunState": "nopflow.engine.state",

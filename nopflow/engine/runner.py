@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -264,42 +264,5 @@ class Run:
             )
 
 
-class Engine:
-    """Creates runs. Holds what runs share: an optional executor factory.
 
-    Headless and GUI use it the same way; the GUI's loop is qasync's, which the engine
-    never needs to know.
-    """
-
-    def __init__(self, executor_factory: Callable[[Workflow], Executor] | None = None) -> None:
-        self._executor_factory = executor_factory
-
-    def prepare(
-        self,
-        workflow: Workflow,
-        *,
-        inputs: Mapping[str, Any] | None = None,
-        project_dir: Path | str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Run:
-        """Compile and create a run (raises `CompileError`); subscribe, then execute it."""
-        executor = self._executor_factory(workflow) if self._executor_factory else None
-        return Run(workflow, inputs=inputs, project_dir=project_dir, executor=executor, env=env)
-
-    async def run(
-        self,
-        workflow: Workflow,
-        *,
-        inputs: Mapping[str, Any] | None = None,
-        project_dir: Path | str | None = None,
-        subscribers: Iterable[Callable[[Any], object]] = (),
-        env: Mapping[str, str] | None = None,
-    ) -> Run:
-        """Prepare, subscribe and execute in one call."""
-        run = self.prepare(workflow, inputs=inputs, project_dir=project_dir, env=env)
-        for sub in subscribers:
-            run.events.subscribe(sub)
-        return await run.execute()
-
-
-__all__ = ["Engine", "Run"]
+__all__ = ["Run"]

@@ -50,13 +50,15 @@ async def test_every_event_is_json_with_kind_and_in_order() -> None:
     assert all(isinstance(e, NodeStateChanged) for e in events if e.kind == "node_state")
 
 
-async def test_engine_facade_runs_with_subscribers() -> None:
-    from nopflow.engine import Engine, RunState
+async def test_subscribers_see_a_run_from_start_to_finish() -> None:
+    from nopflow.engine import Run, RunState
 
     wf = make_wf([("s", "start", {}), ("o", "output", {"values": {"x": "{{ $input.a }}"}})],
                  ["s->o"], inputs={"a": 1})
     seen: list[str] = []
-    run = await Engine().run(wf, inputs={"a": 2}, subscribers=[lambda e: seen.append(e.kind)])
+    run = Run(wf, inputs={"a": 2})
+    run.events.subscribe(lambda e: seen.append(e.kind))
+    await run.execute()
     assert run.state is RunState.COMPLETED and run.outputs == {"x": 2}
     assert seen[0] == "run_started" and seen[-1] == "run_finished"
 

@@ -9,8 +9,8 @@ Skipped only where dpkg-deb is missing (non-Debian hosts), with that reason.
 
 from __future__ import annotations
 
-import json
 import gzip
+import json
 import os
 import shutil
 import signal
