@@ -59,6 +59,7 @@ from nopflow.ui.live.bridge import RunBridge
 from nopflow.ui.live.errors import guarded
 from nopflow.ui.live.history_panel import HistoryPanel, fmt_duration, fmt_start
 from nopflow.ui.live.node_run_view import NodeRunView, NodeView
+from nopflow.ui.live.result_view import ResultView, result_line
 from nopflow.ui.settings import app_settings
 from nopflow.ui.theme import STATE_COLORS
 
@@ -274,6 +275,10 @@ class LiveRunController(QObject):
                 menu.addAction(self.history_dock.toggleViewAction())
                 menu.addAction(self.details_dock.toggleViewAction())
 
+        # -- the last run's outputs, beside the Output log
+        self.result_view = ResultView(win)
+        win.log_tabs.addTab(self.result_view, "Result")
+
         # -- status bar
         self.status_label = QLabel(win)
         win.statusBar().insertPermanentWidget(0, self.status_label)
@@ -296,6 +301,7 @@ class LiveRunController(QObject):
         self._select_timer.timeout.connect(self._show_selected)
         win.scene.selectionChanged.connect(self._select_timer.start)
         win.doc.reset.connect(self._on_reset)
+        win.doc.changed.connect(self._edited)
         win.doc.workflowChanged.connect(  # Save As gave the copy its own id (and history)
             lambda: self.history.set_workflow(win.doc.header.id))
         win.doc.changed.connect(self._update_actions)
@@ -572,7 +578,12 @@ class LiveRunController(QObject):
         if ev.error:
             text += f" — {ev.error.splitlines()[0]}"
         self.win.output.appendPlainText(f"── {text} ──")
+        if ev.outputs:
+            self.win.output.appendPlainText(result_line(ev.outputs))
         self.win.statusBar().showMessage(text, 10000)
+        self.result_view.show_result(ev.status, ev.outputs)
+        if ev.outputs and self.win.log_tabs.currentWidget() is self.win.output:
+            self.win.log_tabs.setCurrentWidget(self.result_view)
 
     def _update_status(self) -> None:
         run = self.run
@@ -614,6 +625,13 @@ class LiveRunController(QObject):
                                                        self.run.redactor))
         else:
             self.node_view.show_view(None, f"{nid} has not run yet.")
+            if not self.busy:  # nothing to inspect: the dock follows to the editing form
+                self.win.inspector_dock.raise_()
+
+    def _edited(self) -> None:
+        """An edit after a run: the right dock goes back to the inspector (the edit's form)."""
+        if not self.busy and self.viewing is None:
+            self.win.inspector_dock.raise_()
 
     # ------------------------------------------------------------------ history
 
