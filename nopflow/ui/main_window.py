@@ -35,6 +35,7 @@ from nopflow.ui import clipboard, dialogs
 from nopflow.ui.autosave import Autosaver, SetAside, find_recovery
 from nopflow.ui.document import WorkflowDocument
 from nopflow.ui.editor import Editor
+from nopflow.ui.find_bar import FindBar
 from nopflow.ui.inspector import Inspector
 from nopflow.ui.palette import Palette
 from nopflow.ui.problems import ProblemsPanel, Validator, by_node
@@ -44,16 +45,19 @@ from nopflow.ui.view import WorkflowView
 
 MAX_RECENT = 10
 SHORTCUTS = [
-    ("Tab / Ctrl+F", "quick-add a block at the cursor"),
+    ("Tab", "quick-add a block at the cursor"),
+    ("Ctrl+F", "find nodes by title, type, id or config text (Enter: next)"),
+    ("Ctrl+Shift+N", "add a sticky note at the cursor"),
     ("Double-click canvas", "quick-add there"),
     ("Drag from a port", "connect; drop on empty canvas to add a connected block"),
     ("Middle drag / Space+drag", "pan"),
     ("Wheel", "zoom around the cursor"),
-    ("F", "fit the graph in view"),
+    ("F / Ctrl+0", "fit the graph in view / actual size"),
     ("Ctrl+C / X / V, Ctrl+D", "copy, cut, paste, duplicate"),
     ("Delete", "delete the selection"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
     ("Ctrl+click, drag on canvas", "add to selection, rubber-band select"),
+    ("Ctrl+A", "select all"),
     ("F5 / F6 / Shift+F5", "run / pause-resume / cancel"),
 ]
 
@@ -200,7 +204,10 @@ class MainWindow(QMainWindow):
         self.act_select_all = self._act("Select &All", self.select_all, K.SelectAll)
         self.act_quick_add = self._act(
             "&Quick Add Block…", lambda: self.view.open_quick_add(self.view.cursor_scene_pos()),
-            "Ctrl+F", tip="Add a block by name at the cursor (also Tab on the canvas)")
+            tip="Add a block by name at the cursor (Tab on the canvas)")
+        self.find_bar = FindBar(self.view)
+        self.act_find = self._act("&Find…", self.find_bar.open_bar, K.Find,
+                                  tip="Find nodes by title, type, id or config text")
         self.act_note = self._act("Add &Note", lambda: self.editor.add_note(
             self.view.cursor_scene_pos()), "Ctrl+Shift+N")
         for a in (self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
@@ -268,7 +275,7 @@ class MainWindow(QMainWindow):
         m.addActions([self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
                       self.act_delete])
         m.addSeparator()
-        m.addActions([self.act_select_all, self.act_quick_add, self.act_note])
+        m.addActions([self.act_select_all, self.act_find, self.act_quick_add, self.act_note])
         m = mb.addMenu("&View")
         m.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset])
         m.addSeparator()

@@ -1,6 +1,6 @@
 """Quick-add: a small search popup that places a block by typing its name.
 
-Opened with Tab / Ctrl+F, a double-click on empty canvas, or by dropping a dragged link on
+Opened with Tab, a double-click on empty canvas, or by dropping a dragged link on
 empty canvas. Enter places the highlighted block (and connects it when opened from a link).
 """
 

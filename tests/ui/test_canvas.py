@@ -295,11 +295,11 @@ def test_snap_to_grid_while_dragging(window):
     assert x % 20 == 0 and y % 20 == 0 and (x, y) != (300, 0)
 
 
-def test_ctrl_f_opens_quick_add_and_typing_f_does_not_fit(window):
+def test_tab_opens_quick_add_and_typing_f_does_not_fit(window):
     window.set_workflow(small_workflow(), None)
     window.view.setFocus()
     window.view.set_zoom(0.5)
-    QTest.keyClick(window.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)  # Ctrl+F is Find now (test_find.py)
     popup = window.view.quick_add
     assert popup is not None and popup.isVisible()
     QTest.keyClicks(popup.search, "if")
