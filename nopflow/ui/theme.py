@@ -118,6 +118,8 @@ class CanvasTheme:
             "port_ok": QBrush(self.port_ok),
             "note": QBrush(self.note_fill),
         }
+        for state, color in STATE_COLORS.items():  # a zoomed-out node is filled by state
+            self.brushes["state_" + state] = QBrush(QColor(color))
 
 
 def _canvas(dark: bool) -> CanvasTheme:

@@ -232,10 +232,14 @@ class NodeItem(QGraphicsItem):
         state_pen = th.pens.get("state_" + self.state) if self.state else None
         if lod < LOD_SIMPLE:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            # Zoomed out a border is a pixel: the state fills the whole box, and a node that
+            # has not run shows its category only as a thin strip (green Flow ≠ succeeded).
+            state_brush = th.brushes.get("state_" + self.state) if self.state else None
             painter.setPen(th.pens["selected"] if selected else (state_pen or th.pens["node"]))
-            painter.setBrush(th.brushes["node"])
+            painter.setBrush(state_brush or th.brushes["node"])
             painter.drawRect(QRectF(0, 0, NODE_WIDTH, h))
-            painter.fillRect(QRectF(0, 0, NODE_WIDTH, HEADER_H * 0.6), self.accent)
+            if state_brush is None:
+                painter.fillRect(QRectF(0, 0, NODE_WIDTH, HEADER_H * 0.3), self.accent)
             if self.problems:
                 painter.fillRect(QRectF(NODE_WIDTH - 40, 0, 40, 40), th.invalid)
             return
