@@ -187,6 +187,68 @@ class Editor(QObject):
             return
         self.undo.push(MoveCommand(self.doc, old, new, old_notes, new_notes))
 
+    # ------------------------------------------------------------------ arranging
+
+    def _arranged_nodes(self, at_least: int) -> list[str]:
+        """The selected nodes, or every node when fewer than `at_least` are selected."""
+        selected = self.scene.selected_ids()[0]
+        return selected if len(selected) >= at_least else list(self.doc.nodes)
+
+    def _sizes(self, ids: list[str]) -> dict[str, tuple[float, float]]:
+        return {n: (NODE_WIDTH, self.scene.nodes[n].layout.height) for n in ids}
+
+    def _move_to(self, new: dict[str, tuple[float, float]], text: str) -> None:
+        """Move nodes to `new` as one undo step named `text` (nothing if nothing moves)."""
+        old = {n: tuple(self.doc.nodes[n].position) for n in new}
+        new = {n: (round(p[0], 1), round(p[1], 1)) for n, p in new.items()}
+        changed = {n for n in new if new[n] != old[n]}
+        if not changed:
+            self.message.emit(f"{text}: nothing to move")
+            return
+        cmd = MoveCommand(self.doc, {n: old[n] for n in changed},  # type: ignore[misc]
+                          {n: new[n] for n in changed})
+        cmd.setText(text)
+        self.undo.push(cmd)
+
+    def auto_layout(self) -> None:
+        """Lay out the selection (two or more nodes) or the whole graph in layered columns,
+        left to right, with few crossings: one undo step."""
+        from nopflow.ui import arrange  # networkx loads on first use, not at start-up
+
+        ids = self._arranged_nodes(2)
+        if not ids:
+            return
+        pos = {n: tuple(self.doc.nodes[n].position) for n in ids}
+        origin = (min(p[0] for p in pos.values()), min(p[1] for p in pos.values()))
+        edges = [(e.source, e.target) for e in self.doc.edges.values()]
+        new = arrange.layered_layout(ids, edges, self._sizes(ids), origin, pos)  # type: ignore[arg-type]
+        n = len(ids)
+        self._move_to(new, f"Auto-layout {n} node{'s' if n != 1 else ''}")
+
+    def align_selection(self, edge: str) -> None:
+        """Align the selected nodes ("left", "top", "hcenter", …): one undo step."""
+        from nopflow.ui import arrange
+
+        ids = self.scene.selected_ids()[0]
+        if len(ids) < 2:
+            self.message.emit("Select two or more nodes to align them")
+            return
+        pos = {n: tuple(self.doc.nodes[n].position) for n in ids}
+        self._move_to(arrange.align(pos, self._sizes(ids), edge),  # type: ignore[arg-type]
+                      f"Align {len(ids)} nodes")
+
+    def distribute_selection(self, axis: str) -> None:
+        """Space the selected nodes evenly along "x" or "y": one undo step."""
+        from nopflow.ui import arrange
+
+        ids = self.scene.selected_ids()[0]
+        if len(ids) < 3:
+            self.message.emit("Select three or more nodes to distribute them")
+            return
+        pos = {n: tuple(self.doc.nodes[n].position) for n in ids}
+        self._move_to(arrange.distribute(pos, self._sizes(ids), axis),  # type: ignore[arg-type]
+                      f"Distribute {len(ids)} nodes")
+
     def insert_fragment(
         self, nodes: list[Node], edges: list[Edge], notes: list[Note], offset: QPointF,
         text: str = "Paste",

@@ -58,6 +58,7 @@ SHORTCUTS = [
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
     ("Ctrl+click, drag on canvas", "add to selection, rubber-band select"),
     ("Ctrl+A", "select all"),
+    ("Ctrl+Shift+L", "auto-layout the selection, or the whole graph"),
     ("F5 / F6 / Shift+F5", "run / pause-resume / cancel"),
 ]
 
@@ -251,6 +252,19 @@ class MainWindow(QMainWindow):
                             "cancel": self.act_cancel}
         for a in self.run_actions.values():
             a.setEnabled(False)
+        self.act_layout = self._act(
+            "Auto-&Layout", self.editor.auto_layout, "Ctrl+Shift+L",
+            tip="Lay out the selection (or the whole graph) left to right, in columns")
+        self.arrange_actions = [self.act_layout]
+        for text, edge in (("Align &Left", "left"), ("Align &Right", "right"),
+                           ("Align &Top", "top"), ("Align &Bottom", "bottom"),
+                           ("Align Centres &Vertically", "hcenter"),
+                           ("Align Centres &Horizontally", "vcenter")):
+            self.arrange_actions.append(
+                self._act(text, lambda e=edge: self.editor.align_selection(e)))
+        for text, axis in (("Distribute Hori&zontally", "x"), ("Distribute V&ertically", "y")):
+            self.arrange_actions.append(
+                self._act(text, lambda a=axis: self.editor.distribute_selection(a)))
         self.act_shortcuts = self._act("&Keyboard Shortcuts", self._shortcuts, "F1")
         self.act_about = self._act("&About nopflow", self._about)
         self.act_credentials = self._act("&Credentials…", self.show_credentials,
@@ -285,6 +299,12 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for dock in (self.palette_dock, self.inspector_dock, self.log_dock):
             m.addAction(dock.toggleViewAction())
+        m = mb.addMenu("&Arrange")
+        m.addAction(self.act_layout)
+        m.addSeparator()
+        m.addActions(self.arrange_actions[1:7])
+        m.addSeparator()
+        m.addActions(self.arrange_actions[7:])
         m = mb.addMenu("&Run")
         m.addActions([self.act_run, self.act_pause, self.act_cancel])
         m = mb.addMenu("&Help")

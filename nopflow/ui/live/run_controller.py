@@ -233,6 +233,7 @@ class LiveRunController(QObject):
         acts["cancel"].setStatusTip("Cancel the run: running scripts are stopped (Shift+F5)")
         self._edit_actions = [win.act_new, win.act_open, win.act_cut, win.act_paste,
                               win.act_duplicate, win.act_delete, win.act_quick_add, win.act_note]
+        self._edit_actions += win.arrange_actions  # no layout while the canvas is locked
 
         # -- canvas with the banner above it
         view = win.takeCentralWidget()
