@@ -82,8 +82,23 @@ def cut_selection(editor: Editor) -> int:
     return n
 
 
-def paste(editor: Editor) -> list[str]:
-    """Paste the clipboard's fragment (if any), offset from the originals; returns new ids."""
+def _top_left(nodes: list[Node], notes: list[Note]) -> QPointF:
+    xs = [n.position[0] for n in nodes] + [n.position[0] for n in notes]
+    ys = [n.position[1] for n in nodes] + [n.position[1] for n in notes]
+    return QPointF(min(xs, default=0.0), min(ys, default=0.0))
+
+
+def _offset(editor: Editor, parsed: tuple[list[Node], list[Edge], list[Note]],
+            at: QPointF | None, fallback: QPointF) -> QPointF:
+    """How far to shift a fragment: its top-left to `at` (snapped), else `fallback`."""
+    if at is None:
+        return fallback
+    return editor.scene.snap(at) - _top_left(parsed[0], parsed[2])
+
+
+def paste(editor: Editor, at: QPointF | None = None) -> list[str]:
+    """Paste the clipboard's fragment (if any) with its top-left at `at` (the cursor), else
+    offset from the originals; returns the new ids."""
     mime = QGuiApplication.clipboard().mimeData()
     if mime is None:
         return []
@@ -95,14 +110,21 @@ def paste(editor: Editor) -> list[str]:
     if parsed is None:
         editor.message.emit("Nothing to paste: the clipboard holds no nopflow blocks")
         return []
-    return editor.insert_fragment(*parsed, QPointF(PASTE_OFFSET, PASTE_OFFSET), "Paste")
+    offset = _offset(editor, parsed, at, QPointF(PASTE_OFFSET, PASTE_OFFSET))
+    return editor.insert_fragment(*parsed, offset, "Paste")
 
 
-def duplicate_selection(editor: Editor) -> list[str]:
-    """Ctrl+D: copy the selection next to itself without touching the clipboard."""
+def duplicate_selection(editor: Editor, at: QPointF | None = None) -> list[str]:
+    """Ctrl+D: copy the selection without touching the clipboard, with its top-left at `at`
+    (the cursor), else just below the originals so no copy hides them or their edges."""
     nodes, _edges, notes = editor.scene.selected_ids()
     if not (nodes or notes):
         return []
     parsed = fragment_models(fragment(editor, nodes, notes))  # no JSON text round trip
     assert parsed is not None
-    return editor.insert_fragment(*parsed, QPointF(PASTE_OFFSET, PASTE_OFFSET), "Duplicate")
+    scene = editor.scene
+    items = [scene.nodes[n] for n in nodes] + [scene.notes[n] for n in notes]
+    bottom = max(it.sceneBoundingRect().bottom() for it in items)
+    below = QPointF(0.0, scene.snap(QPointF(0.0, bottom + PASTE_OFFSET)).y()
+                    - _top_left(parsed[0], parsed[2]).y())
+    return editor.insert_fragment(*parsed, _offset(editor, parsed, at, below), "Duplicate")

@@ -6,14 +6,14 @@ pushes it. Nothing here touches items: the scene follows the document's signals.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QUndoStack
 
 from nopflow.blocks import get_block
 from nopflow.model import Edge, Node, Note, new_id
 from nopflow.ui.commands import GraphEdit, MoveCommand, NoteResizeCommand
 from nopflow.ui.document import WorkflowDocument
-from nopflow.ui.items.port_item import HEADER_H, NODE_WIDTH, PortRef
+from nopflow.ui.items.port_item import HEADER_H, NODE_WIDTH, PortRef, layout_for
 from nopflow.ui.scene import WorkflowScene
 
 
@@ -68,19 +68,61 @@ class Editor(QObject):
             if edge is not None:
                 edges.append(edge)
                 text += " and connect"
+                # says what happened, replacing whatever the drag said on its way here
+                self.message.emit(f"Added {block.title}, connected to "
+                                  f"{link_from.node_id}.{link_from.name}")
         elif splice_edge is not None and block.inputs and block.outputs:
             old = self.doc.edges.get(splice_edge)
             if old is not None:
+                node = self._clear_of(node, old.source)
                 remove.append(old.id)
                 edges.append(Edge(source=old.source, source_port=old.source_port,
                                   target=node.id, target_port=block.inputs[0].name))
                 edges.append(Edge(source=node.id, source_port=block.outputs[0].name,
                                   target=old.target, target_port=old.target_port))
                 text += " into link"
-        self.undo.push(GraphEdit(self.doc, text, add_nodes=[node], add_edges=edges,
-                                 remove_edges=remove))
+        add = GraphEdit(self.doc, text, add_nodes=[node], add_edges=edges,
+                        remove_edges=remove)
+        room = self._room_for(node, self.doc.edges[splice_edge].target) if remove else {}
+        if room:  # one step: the block goes in and the nodes after it step aside
+            self.undo.beginMacro(text)
+            self.undo.push(add)
+            self.undo.push(MoveCommand(self.doc, {n: self.doc.nodes[n].position
+                                                  for n in room}, room))
+            self.undo.endMacro()
+        else:
+            self.undo.push(add)
         self.scene.select_only([self.scene.nodes[node.id]])
         return node.id
+
+    def _clear_of(self, node: Node, source: str) -> Node:
+        """The node moved right of `source` when placing it would cover that node."""
+        src = self.scene.nodes[source].sceneBoundingRect()
+        x, y = node.position
+        if not QRectF(x, y, NODE_WIDTH, layout_for(node.type).height).intersects(src):
+            return node
+        return node.model_copy(update={"position": (src.right() + 40, y)})
+
+    def _room_for(self, node: Node, after: str) -> dict[str, tuple[float, float]]:
+        """New positions that shift `after` and everything downstream of it right, so a
+        block spliced in at `node.position` covers none of them; {} when none is covered."""
+        x, y = node.position
+        new = QRectF(x, y, NODE_WIDTH, layout_for(node.type).height).adjusted(-20, -20, 20, 20)
+        downstream = [after]
+        seen = {after}
+        for nid in downstream:  # grows while iterating: breadth-first over out edges
+            for eid in self.doc.out_edges(nid):
+                t = self.doc.edges[eid].target
+                if t not in seen:
+                    seen.add(t)
+                    downstream.append(t)
+        covered = [n for n in downstream
+                   if new.intersects(self.scene.nodes[n].sceneBoundingRect())]
+        if not covered:
+            return {}
+        dx = new.right() + 40 - min(self.doc.nodes[n].position[0] for n in covered)
+        return {n: (self.doc.nodes[n].position[0] + dx, self.doc.nodes[n].position[1])
+                for n in downstream}
 
     def _link_to_new(self, port: PortRef, node: Node) -> Edge | None:
         block = get_block(node.type)

@@ -256,6 +256,8 @@ class LinkInteraction(Interaction):
 
     def _target(self, scene_pos: QPointF) -> PortRef | None:
         ref = self.scene.port_at(scene_pos)
+        if ref == self.port:
+            return None  # still on the port the drag started from: nothing to refuse
         if ref is not None:
             return ref
         node = self.scene.node_at(scene_pos)

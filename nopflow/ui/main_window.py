@@ -197,9 +197,13 @@ class MainWindow(QMainWindow):
         canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
         self.act_cut = self._act("Cu&t", lambda: clipboard.cut_selection(self.editor), K.Cut)
         self.act_copy = self._act("&Copy", lambda: clipboard.copy_selection(self.editor), K.Copy)
-        self.act_paste = self._act("&Paste", lambda: clipboard.paste(self.editor), K.Paste)
+        self.act_paste = self._act(
+            "&Paste", lambda: clipboard.paste(self.editor, self.view.cursor_on_canvas()),
+            K.Paste)
         self.act_duplicate = self._act(
-            "&Duplicate", lambda: clipboard.duplicate_selection(self.editor), "Ctrl+D")
+            "&Duplicate",
+            lambda: clipboard.duplicate_selection(self.editor, self.view.cursor_on_canvas()),
+            "Ctrl+D")
         self.act_delete = self._act("De&lete", self.editor.delete_selection,
                                     [QKeySequence(K.Delete), QKeySequence("Backspace")])
         self.act_select_all = self._act("Select &All", self.select_all, K.SelectAll)

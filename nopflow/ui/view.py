@@ -103,6 +103,11 @@ class WorkflowView(QGraphicsView):
             return self.mapToScene(local)
         return self.mapToScene(self.viewport().rect().center())
 
+    def cursor_on_canvas(self) -> QPointF | None:
+        """The scene point under the mouse, or None when the mouse is not over the canvas."""
+        local = self.viewport().mapFromGlobal(self.cursor().pos())
+        return self.mapToScene(local) if self.viewport().rect().contains(local) else None
+
     def zoom(self) -> float:
         """The current scale (1.0 = 100 %)."""
         return self.transform().m11()
