@@ -145,3 +145,28 @@ def test_validate_checks_the_config():
                for p in problems)
     problems = [str(p) for p in validate(wf({"model": "m", "prompt": "x", "temperature": 5}))]
     assert any("config.temperature" in p for p in problems)
+
+
+def test_shipped_ai_example_against_a_local_server(chat, tmp_path):
+    """resources/examples/needs-server/ask-a-model.nopflow.json, pointed at this server."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[2] / "resources" / "examples" / "needs-server"
+               / "ask-a-model.nopflow.json")
+    shutil.copy(example, tmp_path / example.name)
+    chat.reply_override = json.dumps({"sentiment": "neutral", "topic": "export",
+                                      "reply": "Thanks! Export is under File."})
+    proc = subprocess.run(
+        [sys.executable, "-m", "nopflow", "run", example.name, "--json", "-q",
+         "--input", f"base_url={chat.url}", "--input", "model=m1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outputs"] == {
+        "sentiment": "neutral", "topic": "export", "reply": "Thanks! Export is under File.",
+        "tokens": 8}
+    sent = chat.requests[-1]["body"]
+    assert sent["response_format"] == {"type": "json_object"}
+    assert sent["messages"][-1]["content"].startswith("Feedback: The app is fast")

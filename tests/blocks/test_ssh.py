@@ -218,3 +218,26 @@ def test_cli_with_the_key_from_the_environment(servers, tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["nodes"]["s"]["output"]["stdout"] == "42\n"
     assert "PRIVATE KEY" not in proc.stdout + proc.stderr
+
+
+def test_shipped_fan_out_example_on_three_hosts(servers, tmp_path: Path):
+    """resources/examples/needs-server/ssh-fan-out.nopflow.json with its hosts pointed at the
+    three sshd's (the file names no port: the test sets each node's to its server's)."""
+    doc = json.loads((REPO / "resources" / "examples" / "needs-server"
+                      / "ssh-fan-out.nopflow.json").read_text())
+    for node_doc, server in zip([n for n in doc["nodes"] if n["type"] == "ssh"], servers,
+                                strict=True):
+        node_doc["config"]["port"] = server.port
+    path = tmp_path / "ssh-fan-out.nopflow.json"
+    path.write_text(json.dumps(doc))
+    env = {**os.environ, "NOPFLOW_CRED_LAB_USERNAME": getpass.getuser(),
+           "NOPFLOW_CRED_LAB_PRIVATE_KEY": servers[0].client_key}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nopflow", "run", str(path), "--json", "-q",
+         *(a for h in "abc" for a in ("--input", f"host_{h}=127.0.0.1"))],
+        capture_output=True, text=True, timeout=90, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)["outputs"]["report"]
+    assert sorted(report) == ["host_a", "host_b", "host_c"]
+    for line in report.values():
+        assert " load " in line and os.uname().sysname in line
