@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nopflow.errors import WorkflowFileError
-from nopflow.model import strict_json
+from nopflow.model import strict_json, temps
 from nopflow.model.migrate import BlockCatalog, migrate_document, migrate_nodes
 from nopflow.model.workflow import FORMAT, TRIGGER_TYPES, Workflow
 
@@ -243,11 +242,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *,
     """`data` into `path` all or nothing (temp file, fsync, rename, fsync of the folder).
 
     ``exclusive``: fail with FileExistsError when `path` exists, atomically (the temp file
-    is hard-linked into place, which never replaces an existing file).
+    is hard-linked into place, which never replaces an existing file). Afterwards the
+    temps earlier writers of `path` left behind when killed are removed (`model.temps`).
     """
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    fd, tmp = temps.create_temp(p)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -270,6 +270,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *,
             pass
         raise
     _fsync_folder(folder)
+    temps.remove_stale_temps(p)
 
 
 def _fsync_folder(folder: Path) -> None:
