@@ -110,7 +110,8 @@ def cmd_validate(file: str) -> int:
     except CredentialError as exc:
         print(f"nopflow: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    problems = validate(wf, project_dir=Path(file).resolve().parent, credentials=credentials)
+    problems = validate(wf, project_dir=Path(file).resolve().parent, credentials=credentials,
+                        workflow_file=file)
     if problems:
         for p in problems:
             print(str(p))

@@ -347,7 +347,8 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
              f"declared in the workflow's inputs (passed on as $input anyway)")
     try:
         project_dir = Path(args.file).resolve().parent
-        plan = compile_workflow(wf, project_dir, credentials=credential_catalog())
+        plan = compile_workflow(wf, project_dir, credentials=credential_catalog(),
+                                workflow_file=args.file)
         credentials = resolve_credentials(plan.credential_names)
         run = Run(plan, inputs=inputs, project_dir=project_dir, executor=executor,
                   credentials=credentials)

@@ -8,9 +8,9 @@ node. The inspector is generated from `Config` (field types, descriptions and th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +32,12 @@ class BlockConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SubworkflowCheck(Protocol):
+    """The compiler's checks of a sub-workflow file (cycles, depth, the child's problems)."""
+
+    def problems(self, node_id: str, path: Path, where: str) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class CheckContext:
     """What a block's static `check` may look at besides its own config."""
@@ -40,12 +46,29 @@ class CheckContext:
     python: str | None
     #: what is wrong with `python` where the run's executor starts it (None = fine)
     check_python: Callable[[str], str | None] | None = None
+    #: the compiler's sub-workflow checks (None: not compiling a workflow)
+    subworkflows: SubworkflowCheck | None = None
+    #: the node being checked
+    node_id: str = ""
 
     def python_problem(self) -> str | None:
         """The problem with settings.python, checked once by the executor, or None."""
         if not self.python or self.check_python is None:
             return None
         return self.check_python(self.python)
+
+    def for_node(self, node_id: str) -> CheckContext:
+        """This context for checking node ``node_id``."""
+        return replace(self, node_id=node_id)
+
+    def subworkflow_problems(self, path: str, field: str) -> list[str]:
+        """Problems with `path` as a workflow file a node runs as a child (empty: fine)."""
+        problem = self.project_file(path, field)
+        if problem is not None:
+            return [problem]
+        if self.subworkflows is None or self.project_dir is None:
+            return []
+        return self.subworkflows.problems(self.node_id, self.project_dir / path, field)
 
     def project_file(self, path: str, field: str) -> str | None:
         """A problem with `path` as a file inside the project folder, or None when fine.
@@ -91,6 +114,8 @@ class Block:
     needs_executor: ClassVar[bool] = False
     #: running it may change the world outside the run (docs/blocks.md)
     side_effects: ClassVar[bool] = False
+    #: the config field naming a workflow file it runs (the editor offers to open it)
+    workflow_file_field: ClassVar[str | None] = None
 
     @classmethod
     def input_names(cls) -> tuple[str, ...]:

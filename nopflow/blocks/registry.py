@@ -43,6 +43,7 @@ BUILTIN = (
     "nopflow.blocks.sql:SqlBlock",
     "nopflow.blocks.ssh:SshBlock",
     "nopflow.blocks.start:StartBlock",
+    "nopflow.blocks.subworkflow:SubworkflowBlock",
 )
 
 _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\Z")

@@ -26,6 +26,7 @@ from nopflow.engine.credential_refs import (
     node_credential_refs,
 )
 from nopflow.engine.executor import python_problem
+from nopflow.engine.subworkflows import SubworkflowChecks, WorkflowRef
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
 from nopflow.model.credentials import Credential, missing_credential_message
@@ -138,6 +139,12 @@ class Plan:
     ancestors: Ancestors
     #: every use of a stored credential (the run resolves these names before it starts)
     credentials: list[CredentialRef] = field(default_factory=list)
+    #: the workflows from the one a run starts from down to this one (sub-workflows)
+    lineage: tuple[WorkflowRef, ...] = ()
+    #: the top project folder, that sub-workflow files are named relative to
+    root: Path | None = None
+    #: resolved file -> plan of each literal sub-workflow path (compiled with this plan)
+    subworkflows: dict[str, Plan] = field(default_factory=dict)
 
     @property
     def credential_names(self) -> list[str]:
@@ -230,14 +237,15 @@ def _walk_config(config: dict[str, Any], node: Node, block: type[Block],
 
 
 def validate(wf: Workflow, project_dir: Path | None = None,
-             credentials: CredentialCatalog | None = None) -> list[Problem]:
+             credentials: CredentialCatalog | None = None, *,
+             workflow_file: str | Path | None = None) -> list[Problem]:
     """Every problem that keeps `wf` from running; empty when it can run.
 
     With a credential catalog, credentials that do not exist (or have the wrong type or
     fields) are problems too.
     """
     try:
-        compile_workflow(wf, project_dir, credentials)
+        compile_workflow(wf, project_dir, credentials, workflow_file=workflow_file)
     except CompileError as exc:
         return exc.problems
     return []
@@ -253,14 +261,24 @@ def _version_problem(have: int, block_type: str, installed: int) -> str:
 
 
 def compile_workflow(wf: Workflow, project_dir: Path | None = None,
-                     credentials: CredentialCatalog | None = None) -> Plan:
-    """Build the plan, or raise `CompileError` listing every problem found."""
+                     credentials: CredentialCatalog | None = None, *,
+                     workflow_file: str | Path | None = None,
+                     chain: tuple[WorkflowRef, ...] = (), root: Path | None = None) -> Plan:
+    """Build the plan, or raise `CompileError` listing every problem found.
+
+    ``workflow_file`` names this workflow in sub-workflow problems; ``chain`` and ``root``
+    are given when compiling a sub-workflow (the workflows above it, the top folder).
+    """
     problems: list[Problem] = []
     cred_refs: list[CredentialRef] = []
     nodes: dict[str, CompiledNode] = {}
     seen: set[str] = set()
+    me = WorkflowRef(wf.id, str(Path(workflow_file).resolve()) if workflow_file else None)
+    children = SubworkflowChecks(_compile_child, (*chain, me),
+                                 root if root is not None else project_dir, credentials)
     check_ctx = CheckContext(project_dir=project_dir, python=wf.settings.python,
-                             check_python=partial(python_problem, wf.settings.executor))
+                             check_python=partial(python_problem, wf.settings.executor),
+                             subworkflows=children)
     env_allow = frozenset(wf.settings.env_allow)
 
     for node in wf.nodes:
@@ -289,7 +307,7 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
             problems.extend(_walk_config(node.config, node, block, env_allow))
             continue
         problems.extend(_walk_config(node.config, node, block, env_allow))
-        for msg in block.check(config, check_ctx):
+        for msg in block.check(config, check_ctx.for_node(node.id)):
             problems.append(Problem(msg, node_id=node.id, kind="check"))
         refs, cred_problems = node_credential_refs(
             node.id, templated_config(block, node.config), _credential_fields(block),
@@ -297,6 +315,7 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
         cred_refs.extend(refs)
         problems.extend(Problem(m, node_id=node.id, kind=k) for m, k in cred_problems)
         nodes[node.id] = CompiledNode(node=node, block=block, config=config)
+    cred_refs.extend(children.credential_refs)  # checked by the children's own compile
     if credentials is not None:
         problems.extend(Problem(m, node_id=nid, kind=k, subject=name)
                         for nid, m, k, name in catalog_problems(cred_refs, credentials))
@@ -435,7 +454,21 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
         top_level=top_level,
         ancestors=ancestors,
         credentials=cred_refs,
+        lineage=children.chain,
+        root=children.root,
+        subworkflows=children.plans,
     )
+
+
+def _compile_child(wf: Workflow, project_dir: Path, credentials: CredentialCatalog | None,
+                   file: str, chain: tuple[WorkflowRef, ...], root: Path | None
+                   ) -> tuple[Plan | None, list[Problem]]:
+    """A sub-workflow's plan, or its problems (`SubworkflowChecks` reports them)."""
+    try:
+        return compile_workflow(wf, project_dir, credentials, workflow_file=file, chain=chain,
+                                root=root), []
+    except CompileError as exc:
+        return None, exc.problems
 
 
 def _is_entry(type_name: str) -> bool:

@@ -69,6 +69,9 @@ class RunServices(Protocol):
 
     def set_vars(self, values: Mapping[str, Any]) -> None: ...
 
+    async def run_subworkflow(self, ctx: NodeContext, path: Path,
+                              inputs: Mapping[str, Any]) -> Any: ...
+
     def scope_for(self, ctx: NodeContext) -> ex.Scope: ...
 
     def credential(self, name: str) -> Credential: ...
@@ -187,6 +190,11 @@ class NodeContext:
     async def run_loop_body(self, items: list[Any], parallel: int) -> list[Any]:
         """Run this loop node's body once per item; the per-item results in item order."""
         return await self._services.run_loop_body(self, items, parallel)
+
+    async def run_subworkflow(self, path: Path, inputs: Mapping[str, Any]) -> Any:
+        """Run the workflow file at ``path`` (inside the project) as a child run with
+        ``inputs``; its `outputs`. Its failure is a `NodeFailure` naming the child's node."""
+        return await self._services.run_subworkflow(self, path, inputs)
 
     def set_vars(self, values: Mapping[str, Any]) -> None:
         """Update `$vars` for nodes that start from now on."""

@@ -105,6 +105,29 @@ class Progress(Event):
     total: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class SubworkflowStarted(Event):
+    """A sub-workflow node started its child run (kept in the child's own history)."""
+
+    kind: ClassVar[str] = "subworkflow_started"
+    node_id: str = ""
+    child_run_id: str = ""
+    workflow_id: str = ""
+    file: str = ""
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SubworkflowProgress(Event):
+    """How far a sub-workflow node's child run is: ``done`` of ``total`` nodes finished."""
+
+    kind: ClassVar[str] = "subworkflow_progress"
+    node_id: str = ""
+    child_run_id: str = ""
+    done: int = 0
+    total: int = 0
+
+
 Subscriber = Callable[[Event], object]
 
 

@@ -25,6 +25,7 @@ from nopflow.engine.executor import Executor, create_executor
 from nopflow.engine.scheduling import Scheduler, await_despite_cancel
 from nopflow.engine.services import BlockServices
 from nopflow.engine.state import NodeRecord, NodeState, RunState
+from nopflow.engine.subworkflows import ParentLink
 from nopflow.model import Workflow
 from nopflow.model.credentials import Credential
 from nopflow.model.redact import REDACTED, Redactor, run_secrets
@@ -55,6 +56,7 @@ class Run:
         env: Mapping[str, str] | None = None,
         run_id: str | None = None,
         credentials: Mapping[str, Credential] | None = None,
+        parent: ParentLink | None = None,
     ) -> None:
         pdir = Path(project_dir) if project_dir is not None else None
         plan = workflow if isinstance(workflow, Plan) else compile_workflow(workflow, pdir)
@@ -88,6 +90,9 @@ class Run:
         secrets.extend(v for cred in self._creds.values() for v in cred.fields.values())
         self.redactor = Redactor(secrets)
         self._cred_scope = {name: dict(c.fields) for name, c in self._creds.items()}
+        #: the parent run and node when this is a sub-workflow's run
+        self.parent = parent
+        self._child_watchers: tuple[Callable[[Run, str], object], ...] = ()
         self._cancel_requested = False
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -168,6 +173,26 @@ class Run:
             self._resumed.set()
         if self._scheduler.top is not None:
             self._scheduler.abort(self._scheduler.top)
+
+    def watch_children(self, callback: Callable[[Run, str], object]) -> None:
+        """Call ``callback(child, file)`` for each sub-workflow run this run creates, before
+        it starts (history keeps each child run, linked to this one)."""
+        self._child_watchers = (*self._child_watchers, callback)
+
+    def make_child(self, plan: Plan, inputs: Mapping[str, Any], project_dir: Path,
+                   link: ParentLink, file: str) -> Run:
+        """A sub-workflow's run: this run's credentials, environment and executor."""
+        shares = any(cn.block.needs_executor for cn in plan.nodes.values())
+        child = Run(plan, inputs=inputs, project_dir=project_dir,
+                    executor=self._script_executor() if shares else None, env=self._env,
+                    credentials=self._creds, parent=link)
+        child.redactor = child.redactor.joined(self.redactor)
+        for watcher in self._child_watchers:
+            try:
+                watcher(child, file)
+            except Exception:
+                log.exception("a child-run watcher failed")
+        return child
 
     async def execute(self) -> Run:
         """Run to the end; returns self with `state` completed, failed or cancelled."""

@@ -23,6 +23,8 @@ from nopflow.engine.events import NodeLog
 from nopflow.engine.executor import ScriptHandle, ScriptOutcome, ScriptRequest
 from nopflow.engine.scheduling import Group, Scheduler, await_despite_cancel
 from nopflow.engine.state import NodeState, RunState
+from nopflow.engine.subruns import child_output, prepare_child, run_child
+from nopflow.engine.subworkflows import display_path
 from nopflow.model.credentials import Credential
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ class BlockServices:
         self._scheduler = scheduler
         self._sleepers: set[asyncio.Future[str]] = set()
         self._handles: set[ScriptHandle] = set()
+        #: sub-workflow runs going on (paused, resumed and cancelled with this run)
+        self._children: set[Run] = set()
         self._temp_dir: Path | None = None
 
     @property
@@ -60,10 +64,14 @@ class BlockServices:
             _wake(fut, "pause")
         for handle in list(self._handles):
             _call_handle(handle, "pause")
+        for child in list(self._children):
+            child.pause()
 
     def resume_work(self) -> None:
         for handle in list(self._handles):
             _call_handle(handle, "resume")
+        for child in list(self._children):
+            child.resume()
 
     def cleanup(self) -> None:
         """After the run: remove the temp folder."""
@@ -178,6 +186,23 @@ class BlockServices:
                 error_type="LoopBodyFailed",
             )
         return results
+
+    async def run_subworkflow(self, ctx: NodeContext, path: Path, inputs: Mapping[str, Any]
+                              ) -> Any:
+        """Run the workflow file at ``path`` as a child run of this node; its `outputs`."""
+        run = self._run
+        if run.state is RunState.PAUSED:
+            await run._resumed.wait()
+        file = str(path.resolve())
+        child = prepare_child(run, ctx.node_id, path, inputs)
+        ctx.note("subworkflow", {"run_id": child.id, "workflow_id": child.workflow.id,
+                                 "file": file})
+        self._children.add(child)
+        try:
+            await run_child(run, ctx.node_id, child, file)
+        finally:
+            self._children.discard(child)
+        return child_output(child, display_path(file, run.plan.root))
 
     def credential(self, name: str) -> Credential:
         """A credential the plan references (the compiler made sure it was resolved)."""

@@ -135,6 +135,10 @@ class Redactor:
         """A redactor hiding these values as well (e.g. credentials resolved later)."""
         return Redactor([*self._secrets, *values])
 
+    def joined(self, other: Redactor) -> Redactor:
+        """A redactor hiding what either hides (a child run hides its parent's secrets)."""
+        return self.with_values(other._secrets)
+
     # ------------------------------------------------------------------ text
 
     def text(self, text: str | None) -> str | None:

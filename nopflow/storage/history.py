@@ -91,6 +91,9 @@ class RunRecord:
     #: while running: the process doing it (`liveness.this_process()`); a record whose
     #: owner died before finishing it reads as `interrupted`
     owner: dict[str, Any] | None = None
+    #: a sub-workflow's run: the parent run and node that ran it
+    #: (``{"run_id", "workflow_id", "node_id"}``)
+    parent: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +110,7 @@ class RunRecord:
             "nodes": {nid: n.to_dict() for nid, n in self.nodes.items()},
             "workflow_file": self.workflow_file,
             "owner": self.owner,
+            "parent": self.parent,
         }
 
     @classmethod
@@ -130,6 +134,7 @@ class RunRecord:
             },
             workflow_file=data.get("workflow_file"),
             owner=data.get("owner"),
+            parent=data.get("parent"),
         )
 
     @classmethod
@@ -166,6 +171,7 @@ class RunRecord:
             nodes=nodes,
             workflow_file=workflow_file,
             owner=None if run.state.finished else liveness.this_process(),
+            parent=run.parent.to_dict() if run.parent is not None else None,
         )
 
 
@@ -538,6 +544,12 @@ class HistoryRecorder:
         self._lock = threading.Lock()
         self._ended = False
         self._unsubscribe = run.events.subscribe(self._on_event)
+        #: recorders of the sub-workflow runs this run started (each in its own history)
+        self.children: list[HistoryRecorder] = []
+        run.watch_children(self._on_child)
+
+    def _on_child(self, child: Run, file: str) -> None:
+        self.children.append(HistoryRecorder(child, self.store, workflow_file=file))
 
     def _on_event(self, event: Any) -> None:
         kind = getattr(event, "kind", None)
@@ -562,7 +574,10 @@ class HistoryRecorder:
         return stored
 
     async def wait(self) -> RunRecord | None:
-        """Wait for the writes; failures are logged and kept in ``error``, never raised."""
+        """Wait for the writes (the child runs' too); failures are logged and kept in
+        ``error``, never raised."""
+        for child in self.children:
+            await child.wait()
         for future in self._futures:
             try:
                 stored = await future

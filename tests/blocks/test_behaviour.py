@@ -66,7 +66,8 @@ def test_builtin_blocks_declare_their_behaviour() -> None:
     quiet = {t for t, d in declared.items() if d == (False, frozenset(), False, False, False, 1)}
     assert quiet == {"condition", "merge", "delay", "set", "read_file"}
     with_side_effects = {t for t, d in declared.items() if d[4]}
-    assert with_side_effects == {"python", "http", "write_file", "llm", "sql", "ssh", "shell"}
+    assert with_side_effects == {"python", "http", "write_file", "llm", "sql", "ssh", "shell",
+                                 "subworkflow"}
 
 
 def test_migrate_defaults_to_the_config_unchanged() -> None:
