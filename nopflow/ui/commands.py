@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from nopflow.model import Edge, Node, Note
+from nopflow.model.workflow import Group
 from nopflow.ui.document import WorkflowDocument
 
 #: QUndoCommand ids that may merge with the previous command of the same id.
@@ -33,6 +34,8 @@ class GraphEdit(QUndoCommand):
         remove_nodes: list[str] = (),  # type: ignore[assignment]
         remove_edges: list[str] = (),  # type: ignore[assignment]
         remove_notes: list[str] = (),  # type: ignore[assignment]
+        add_groups: list[Group] = (),  # type: ignore[assignment]
+        remove_groups: list[str] = (),  # type: ignore[assignment]
     ) -> None:
         super().__init__(text)
         self.doc = doc
@@ -53,6 +56,12 @@ class GraphEdit(QUndoCommand):
             key=lambda p: p[1],
         )
         self._add_keys: tuple[list[int], list[int], list[int]] | None = None
+        self.add_groups = list(add_groups)
+        self.rm_groups = sorted(
+            ((doc.groups[g], doc.group_order(g)) for g in dict.fromkeys(remove_groups)),
+            key=lambda p: p[1],
+        )
+        self._group_keys: list[int] | None = None
 
     def redo(self) -> None:
         d = self.doc
@@ -63,6 +72,9 @@ class GraphEdit(QUndoCommand):
         d.add_nodes(self.add_nodes, keys[0] if keys else None)
         d.add_edges(self.add_edges, keys[1] if keys else None)
         d.add_notes(self.add_notes, keys[2] if keys else None)
+        d.remove_groups([g.id for g, _ in self.rm_groups])
+        d.add_groups(self.add_groups, self._group_keys)
+        self._group_keys = [d.group_order(g.id) for g in self.add_groups]
         if keys is None:  # remember keys so a redo after undo lands in the same place
             self._add_keys = (
                 [d.node_order(n.id) for n in self.add_nodes],
@@ -72,6 +84,8 @@ class GraphEdit(QUndoCommand):
 
     def undo(self) -> None:
         d = self.doc
+        d.remove_groups([g.id for g in self.add_groups])
+        d.add_groups([g for g, _ in self.rm_groups], [k for _, k in self.rm_groups])
         d.remove_notes([n.id for n in self.add_notes])
         d.remove_edges([e.id for e in self.add_edges])
         d.remove_nodes([n.id for n in self.add_nodes])
@@ -90,23 +104,29 @@ class MoveCommand(QUndoCommand):
         new: dict[str, tuple[float, float]],
         old_notes: dict[str, tuple[float, float]] | None = None,
         new_notes: dict[str, tuple[float, float]] | None = None,
+        old_groups: dict[str, tuple[float, float, float, float]] | None = None,
+        new_groups: dict[str, tuple[float, float, float, float]] | None = None,
     ) -> None:
-        n = len(new) + len(new_notes or {})
+        n = len(new) + len(new_notes or {}) + len(new_groups or {})
         super().__init__(f"Move {n} item{'s' if n != 1 else ''}")
         self.doc = doc
         self.old, self.new = old, new
         self.old_notes, self.new_notes = old_notes or {}, new_notes or {}
+        self.old_groups, self.new_groups = old_groups or {}, new_groups or {}
 
-    def _apply(self, nodes: dict[str, Any], notes: dict[str, Any]) -> None:
+    def _apply(self, nodes: dict[str, Any], notes: dict[str, Any],
+               groups: dict[str, Any]) -> None:
+        for gid, rect in groups.items():
+            self.doc.update_group(gid, rect=rect)
         self.doc.move_nodes(nodes)
         for nid, pos in notes.items():
             self.doc.update_note(nid, position=pos)
 
     def redo(self) -> None:
-        self._apply(self.new, self.new_notes)
+        self._apply(self.new, self.new_notes, self.new_groups)
 
     def undo(self) -> None:
-        self._apply(self.old, self.old_notes)
+        self._apply(self.old, self.old_notes, self.old_groups)
 
 
 class NodeFieldCommand(QUndoCommand):
@@ -169,6 +189,23 @@ class NodesFieldCommand(QUndoCommand):
     def undo(self) -> None:
         for nid, value in self.old.items():
             self.doc.update_node(nid, **{self.field: value})
+
+
+class GroupFieldCommand(QUndoCommand):
+    """Change a frame's title or colour (never merges: each change is one step)."""
+
+    def __init__(self, doc: WorkflowDocument, group_id: str, field: str, value: Any,
+                 text: str) -> None:
+        super().__init__(text)
+        self.doc, self.group_id, self.field = doc, group_id, field
+        self.old = getattr(doc.groups[group_id], field)
+        self.new = value
+
+    def redo(self) -> None:
+        self.doc.update_group(self.group_id, **{self.field: self.new})
+
+    def undo(self) -> None:
+        self.doc.update_group(self.group_id, **{self.field: self.old})
 
 
 class NoteFieldCommand(QUndoCommand):

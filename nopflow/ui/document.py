@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from nopflow.blocks import get_block
 from nopflow.model import Edge, Node, Note, Workflow
+from nopflow.model.workflow import Group
 
 
 class WorkflowDocument(QObject):
@@ -36,6 +37,9 @@ class WorkflowDocument(QObject):
     notesAdded = Signal(list)
     notesRemoved = Signal(list)
     noteChanged = Signal(str)
+    groupsAdded = Signal(list)  # list[str] group (frame) ids
+    groupsRemoved = Signal(list)
+    groupChanged = Signal(str)  # title, rect or colour of one frame
     workflowChanged = Signal()  # name/settings/variables/inputs
     #: any change at all (for dirty tracking, autosave and validation)
     changed = Signal()
@@ -46,6 +50,8 @@ class WorkflowDocument(QObject):
         self.nodes: dict[str, Node] = {}
         self.edges: dict[str, Edge] = {}
         self.notes: dict[str, Note] = {}
+        self.groups: dict[str, Group] = {}
+        self._group_key: dict[str, int] = {}
         self._node_key: dict[str, int] = {}
         self._edge_key: dict[str, int] = {}
         self._note_key: dict[str, int] = {}
@@ -59,7 +65,7 @@ class WorkflowDocument(QObject):
 
     @property
     def header(self) -> Workflow:
-        """The workflow without nodes/edges/notes: id, name, settings, variables, inputs."""
+        """The workflow without nodes/edges/notes/groups: id, name, settings, variables…"""
         return self._head
 
     def snapshot(self) -> Workflow:
@@ -67,7 +73,9 @@ class WorkflowDocument(QObject):
         nodes = sorted(self.nodes.values(), key=lambda n: self._node_key[n.id])
         edges = sorted(self.edges.values(), key=lambda e: self._edge_key[e.id])
         notes = sorted(self.notes.values(), key=lambda n: self._note_key[n.id])
-        return self._head.model_copy(update={"nodes": nodes, "edges": edges, "notes": notes})
+        groups = sorted(self.groups.values(), key=lambda g: self._group_key[g.id])
+        return self._head.model_copy(update={"nodes": nodes, "edges": edges, "notes": notes,
+                                             "groups": groups})
 
     def node_order(self, node_id: str) -> int:
         """The order key of a node (kept by delete commands for an exact undo)."""
@@ -80,6 +88,10 @@ class WorkflowDocument(QObject):
     def note_order(self, note_id: str) -> int:
         """The order key of a note."""
         return self._note_key[note_id]
+
+    def group_order(self, group_id: str) -> int:
+        """The order key of a frame."""
+        return self._group_key[group_id]
 
     def out_edges(self, node_id: str) -> set[str]:
         """Ids of edges leaving a node."""
@@ -156,11 +168,14 @@ class WorkflowDocument(QObject):
     def load(self, workflow: Workflow) -> None:
         """Replace everything (open/new/recover). One `reset` signal, no per-item signals."""
         self._order = itertools.count()
-        self._head = workflow.model_copy(update={"nodes": [], "edges": [], "notes": []})
+        self._head = workflow.model_copy(update={"nodes": [], "edges": [], "notes": [],
+                                                 "groups": []})
         self.nodes = {n.id: n for n in workflow.nodes}
         self._node_key = {n.id: next(self._order) for n in workflow.nodes}
         self.notes = {n.id: n for n in workflow.notes}
         self._note_key = {n.id: next(self._order) for n in workflow.notes}
+        self.groups = {g.id: g for g in workflow.groups}
+        self._group_key = {g.id: next(self._order) for g in workflow.groups}
         self.edges = {}
         self._edge_key = {}
         self._out = {nid: set() for nid in self.nodes}
@@ -256,6 +271,31 @@ class WorkflowDocument(QObject):
         """Replace some fields of a note (text, position, size)."""
         self.notes[note_id] = self.notes[note_id].model_copy(update=fields)
         self.noteChanged.emit(note_id)
+        self.changed.emit()
+
+    def add_groups(self, groups: list[Group], keys: list[int] | None = None) -> None:
+        """Insert frames."""
+        for i, g in enumerate(groups):
+            self.groups[g.id] = g
+            self._group_key[g.id] = keys[i] if keys is not None else next(self._order)
+        if groups:
+            self.groupsAdded.emit([g.id for g in groups])
+            self.changed.emit()
+
+    def remove_groups(self, group_ids: list[str]) -> None:
+        """Remove frames (their nodes stay)."""
+        if not group_ids:
+            return
+        self.groupsRemoved.emit(list(group_ids))
+        for gid in group_ids:
+            self.groups.pop(gid, None)
+            self._group_key.pop(gid, None)
+        self.changed.emit()
+
+    def update_group(self, group_id: str, **fields: Any) -> None:
+        """Replace some fields of a frame (title, rect, color)."""
+        self.groups[group_id] = self.groups[group_id].model_copy(update=fields)
+        self.groupChanged.emit(group_id)
         self.changed.emit()
 
     def update_header(self, **fields: Any) -> None:

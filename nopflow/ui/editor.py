@@ -11,10 +11,15 @@ from PySide6.QtGui import QUndoStack
 
 from nopflow.blocks import get_block
 from nopflow.model import Edge, Node, Note, new_id
-from nopflow.ui.commands import GraphEdit, MoveCommand, NoteResizeCommand
+from nopflow.model.workflow import Group
+from nopflow.ui.commands import GraphEdit, GroupFieldCommand, MoveCommand, NoteResizeCommand
 from nopflow.ui.document import WorkflowDocument
+from nopflow.ui.items.group_item import TITLE_H
 from nopflow.ui.items.port_item import HEADER_H, NODE_WIDTH, PortRef, layout_for
 from nopflow.ui.scene import WorkflowScene
+
+#: space between a new frame and the nodes it is put around
+FRAME_PAD = 30.0
 
 
 class Editor(QObject):
@@ -214,8 +219,39 @@ class Editor(QObject):
                                  remove_nodes=nodes, remove_edges=edges, remove_notes=notes))
 
     def delete_selection(self) -> None:
-        """Delete whatever is selected on the canvas."""
+        """Delete whatever is selected on the canvas (a frame's nodes stay)."""
+        groups = self.scene.selected_groups()
+        if groups:
+            nodes, edges, notes = self.scene.selected_ids()
+            n = len(nodes) + len(edges) + len(notes) + len(groups)
+            self.undo.push(GraphEdit(self.doc, f"Delete {n} item{'s' if n != 1 else ''}",
+                                     remove_nodes=nodes, remove_edges=edges,
+                                     remove_notes=notes, remove_groups=groups))
+            return
         self.delete(*self.scene.selected_ids())
+
+    # ------------------------------------------------------------------ frames
+
+    def frame_selection(self, title: str = "Frame") -> str | None:
+        """Put a frame around the selected nodes and notes (one undo step); its id."""
+        nodes, _edges, notes = self.scene.selected_ids()
+        items = [self.scene.nodes[n] for n in nodes] + [self.scene.notes[n] for n in notes]
+        if not items:
+            self.message.emit("Select nodes to put a frame around them")
+            return None
+        rect = QRectF()
+        for it in items:
+            rect = rect.united(it.sceneBoundingRect())
+        rect = rect.adjusted(-FRAME_PAD, -FRAME_PAD - TITLE_H, FRAME_PAD, FRAME_PAD)
+        group = Group(title=title, rect=(rect.x(), rect.y(), rect.width(), rect.height()))
+        self.undo.push(GraphEdit(self.doc, "Add frame", add_groups=[group]))
+        return group.id
+
+    def set_group_field(self, group_id: str, field: str, value: object, text: str) -> None:
+        """Change a frame's title or colour (one undo step)."""
+        group = self.doc.groups.get(group_id)
+        if group is not None and getattr(group, field) != value:
+            self.undo.push(GroupFieldCommand(self.doc, group_id, field, value, text))
 
     def move(
         self,
@@ -223,11 +259,15 @@ class Editor(QObject):
         new: dict[str, tuple[float, float]],
         old_notes: dict[str, tuple[float, float]] | None = None,
         new_notes: dict[str, tuple[float, float]] | None = None,
+        old_groups: dict[str, tuple[float, float, float, float]] | None = None,
+        new_groups: dict[str, tuple[float, float, float, float]] | None = None,
     ) -> None:
         """Record a finished drag as one undoable move."""
-        if old == new and (old_notes or {}) == (new_notes or {}):
+        if (old == new and (old_notes or {}) == (new_notes or {})
+                and (old_groups or {}) == (new_groups or {})):
             return
-        self.undo.push(MoveCommand(self.doc, old, new, old_notes, new_notes))
+        self.undo.push(MoveCommand(self.doc, old, new, old_notes, new_notes,
+                                   old_groups, new_groups))
 
     # ------------------------------------------------------------------ arranging
 

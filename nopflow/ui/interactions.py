@@ -14,6 +14,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QRubberBand
 
 from nopflow.ui.items.edge_item import LinkPreviewItem
+from nopflow.ui.items.group_item import GroupItem
 from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import MIN_NOTE_H, MIN_NOTE_W, NoteItem
 from nopflow.ui.items.port_item import PortRef
@@ -71,11 +72,23 @@ class DragMoveInteraction(Interaction):
         self.press = view.mapToScene(event.position().toPoint())
         self.nodes: dict[str, tuple[float, float]] = {}
         self.notes: dict[str, tuple[float, float]] = {}
-        for item in self.scene.selectedItems():
+        #: selected frames (x, y, w, h); the nodes and notes inside them move along
+        self.groups: dict[str, tuple[float, float, float, float]] = {}
+        scene = self.scene
+        for item in scene.selectedItems():
             if isinstance(item, NodeItem):
                 self.nodes[item.node_id] = (item.pos().x(), item.pos().y())
             elif isinstance(item, NoteItem):
                 self.notes[item.note_id] = (item.pos().x(), item.pos().y())
+            elif isinstance(item, GroupItem):
+                self.groups[item.group_id] = tuple(self.editor.doc.groups[item.group_id].rect)
+                inner_nodes, inner_notes = scene.inside(item.group_id)
+                for n in inner_nodes:
+                    p = scene.nodes[n].pos()
+                    self.nodes[n] = (p.x(), p.y())
+                for n in inner_notes:
+                    p = scene.notes[n].pos()
+                    self.notes[n] = (p.x(), p.y())
         self.edges = self.editor.doc.edges_of(self.nodes)
         self.moved = False
 
@@ -92,6 +105,13 @@ class DragMoveInteraction(Interaction):
             notes[nid] = (p.x(), p.y())
         return nodes, notes
 
+    def _group_targets(self, delta: QPointF) -> dict[str, tuple[float, float, float, float]]:
+        out = {}
+        for gid, (x, y, w, h) in self.groups.items():
+            p = self.scene.snap(QPointF(x + delta.x(), y + delta.y()))
+            out[gid] = (p.x(), p.y(), w, h)
+        return out
+
     def move(self, event: QMouseEvent) -> None:
         delta = self.view.mapToScene(event.position().toPoint()) - self.press
         if not self.moved and abs(delta.x()) + abs(delta.y()) < 2:
@@ -102,6 +122,8 @@ class DragMoveInteraction(Interaction):
             self.scene.nodes[nid].setPos(x, y)
         for nid, (x, y) in notes.items():
             self.scene.notes[nid].setPos(x, y)
+        for gid, (x, y, _w, _h) in self._group_targets(delta).items():
+            self.scene.groups[gid].setPos(x, y)
         self.scene.update_edges(self.edges)
 
     def finish(self, event: QMouseEvent) -> None:
@@ -109,13 +131,16 @@ class DragMoveInteraction(Interaction):
             return
         delta = self.view.mapToScene(event.position().toPoint()) - self.press
         nodes, notes = self._targets(delta)
-        self.editor.move(self.nodes, nodes, self.notes, notes)
+        self.editor.move(self.nodes, nodes, self.notes, notes,
+                         self.groups, self._group_targets(delta))
 
     def cancel(self) -> None:
         for nid, (x, y) in self.nodes.items():
             self.scene.nodes[nid].setPos(x, y)
         for nid, (x, y) in self.notes.items():
             self.scene.notes[nid].setPos(x, y)
+        for gid, (x, y, _w, _h) in self.groups.items():
+            self.scene.groups[gid].setPos(x, y)
         self.scene.update_edges(self.edges)
 
 

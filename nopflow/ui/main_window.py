@@ -59,6 +59,7 @@ SHORTCUTS = [
     ("Ctrl+click, drag on canvas", "add to selection, rubber-band select"),
     ("Ctrl+A", "select all"),
     ("Ctrl+Shift+L", "auto-layout the selection, or the whole graph"),
+    ("Ctrl+G", "put a frame around the selection (drag its title to move it all)"),
     ("F5 / F6 / Shift+F5", "run / pause-resume / cancel"),
 ]
 
@@ -269,6 +270,10 @@ class MainWindow(QMainWindow):
         for text, axis in (("Distribute Hori&zontally", "x"), ("Distribute V&ertically", "y")):
             self.arrange_actions.append(
                 self._act(text, lambda a=axis: self.editor.distribute_selection(a)))
+        self.act_frame = self._act(
+            "&Frame Selection", self.editor.frame_selection, "Ctrl+G",
+            tip="Put a titled frame around the selected nodes; moving it moves them")
+        self.arrange_actions.append(self.act_frame)
         self.act_shortcuts = self._act("&Keyboard Shortcuts", self._shortcuts, "F1")
         self.act_about = self._act("&About nopflow", self._about)
         self.act_credentials = self._act("&Credentials…", self.show_credentials,
@@ -308,7 +313,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addActions(self.arrange_actions[1:7])
         m.addSeparator()
-        m.addActions(self.arrange_actions[7:])
+        m.addActions(self.arrange_actions[7:9])
+        m.addSeparator()
+        m.addAction(self.act_frame)
         m = mb.addMenu("&Run")
         m.addActions([self.act_run, self.act_pause, self.act_cancel])
         m = mb.addMenu("&Help")

@@ -104,6 +104,8 @@ class NodeMenu:
                 lambda _c=False: self.open_rename(ctx.node_id))
         menu.addAction("Duplicate").triggered.connect(
             lambda _c=False: self._duplicate(ctx))
+        menu.addAction("Frame Selection").triggered.connect(
+            lambda _c=False: self._frame(ctx))
         n = len(ctx.node_ids)
         label = "Delete" if n == 1 else f"Delete {n} nodes"
         menu.addAction(label).triggered.connect(
@@ -116,6 +118,11 @@ class NodeMenu:
         act.setStatusTip("A disabled node does not run; its input passes through")
         act.triggered.connect(
             lambda _c=False: set_disabled(self.editor, list(ctx.node_ids), disable))
+
+    def _frame(self, ctx: NodeMenuContext) -> None:
+        scene = self.editor.scene
+        scene.select_only([scene.nodes[n] for n in ctx.node_ids if n in scene.nodes])
+        self.editor.frame_selection()
 
     def _duplicate(self, ctx: NodeMenuContext) -> None:
         scene = self.editor.scene

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from nopflow.ui.document import WorkflowDocument
 from nopflow.ui.items.edge_item import EdgeItem
+from nopflow.ui.items.group_item import GroupItem
 from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
 from nopflow.ui.items.port_item import PortRef
@@ -39,6 +40,7 @@ class WorkflowScene(QGraphicsScene):
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[str, EdgeItem] = {}
         self.notes: dict[str, NoteItem] = {}
+        self.groups: dict[str, GroupItem] = {}
         self.snap_to_grid = False
         self.show_grid = True
         self._running: set[NodeItem] = set()
@@ -55,6 +57,9 @@ class WorkflowScene(QGraphicsScene):
         doc.notesAdded.connect(self._on_notes_added)
         doc.notesRemoved.connect(self._on_notes_removed)
         doc.noteChanged.connect(self._on_note_changed)
+        doc.groupsAdded.connect(self._add_groups)
+        doc.groupsRemoved.connect(self._on_groups_removed)
+        doc.groupChanged.connect(self._on_group_changed)
         self.rebuild()
 
     # ------------------------------------------------------------------ building
@@ -65,10 +70,12 @@ class WorkflowScene(QGraphicsScene):
         self._anim.stop()
         self.clear()
         self.nodes, self.edges, self.notes = {}, {}, {}
+        self.groups = {}
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self._add_nodes(self.doc.nodes)
         self._add_edges(self.doc.edges)
         self._add_notes(self.doc.notes)
+        self._add_groups(self.doc.groups)
         # BSP indexing pays off for hit tests and partial repaints with many items; it is
         # built once after the batch instead of being updated per insertion.
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
@@ -104,6 +111,34 @@ class WorkflowScene(QGraphicsScene):
             item = NoteItem(self.doc.notes[nid])
             self.notes[nid] = item
             self.addItem(item)
+
+    def _add_groups(self, ids: Iterable[str]) -> None:
+        for gid in ids:
+            item = GroupItem(self.doc.groups[gid])
+            self.groups[gid] = item
+            self.addItem(item)
+
+    def _on_groups_removed(self, ids: list[str]) -> None:
+        self._remove_items([it for gid in ids if (it := self.groups.pop(gid, None))])
+
+    def _on_group_changed(self, gid: str) -> None:
+        item = self.groups.get(gid)
+        if item is not None:
+            item.set_group(self.doc.groups[gid])
+
+    def inside(self, group_id: str) -> tuple[list[str], list[str]]:
+        """(node ids, note ids) whose centre lies in a frame: what moves with it."""
+        rect = self.groups[group_id].frame_rect()
+        nodes = [n for n, it in self.nodes.items()
+                 if rect.contains(it.sceneBoundingRect().center())]
+        notes = [n for n, it in self.notes.items()
+                 if rect.contains(it.sceneBoundingRect().center())]
+        return nodes, notes
+
+    def selected_groups(self) -> list[str]:
+        """Ids of the selected frames, in document order."""
+        ids = [it.group_id for it in self.selectedItems() if isinstance(it, GroupItem)]
+        return sorted(ids, key=self.doc.group_order)
 
     # ------------------------------------------------------------------ document signals
 

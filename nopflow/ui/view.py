@@ -18,9 +18,10 @@ from PySide6.QtGui import (
     QPainter,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
+from PySide6.QtWidgets import QGraphicsView, QInputDialog, QMenu, QWidget
 
 from nopflow.blocks import all_blocks, get_block
+from nopflow.ui.commands import GraphEdit
 from nopflow.ui.editor import Editor
 from nopflow.ui.interactions import (
     DragMoveInteraction,
@@ -32,6 +33,7 @@ from nopflow.ui.interactions import (
     RubberBandInteraction,
 )
 from nopflow.ui.items.edge_item import EdgeItem
+from nopflow.ui.items.group_item import FRAME_COLORS, GroupItem
 from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
 from nopflow.ui.items.port_item import PortRef
@@ -66,6 +68,7 @@ class WorkflowView(QGraphicsView):
         self.quick_add: QuickAddPopup | None = None
         #: the right-click menu of nodes (other parts of the editor add entries to it)
         self.node_menu = NodeMenu(editor, self)
+        self.rename_dialog: QInputDialog | None = None  # the open frame Rename dialog
         self.setRenderHints(QPainter.RenderHint.Antialiasing
                             | QPainter.RenderHint.TextAntialiasing
                             | QPainter.RenderHint.SmoothPixmapTransform)
@@ -235,7 +238,7 @@ class WorkflowView(QGraphicsView):
             return
         if not item.isSelected():
             scene.select_only([item])
-        if isinstance(item, (NodeItem, NoteItem)):
+        if isinstance(item, (NodeItem, NoteItem, GroupItem)):
             self._gesture = DragMoveInteraction(self, event)
 
     def _link_into(self, port: PortRef) -> str | None:
@@ -244,9 +247,9 @@ class WorkflowView(QGraphicsView):
         ids = [e for e in doc.in_edges(port.node_id) if doc.edges[e].target_port == port.name]
         return max(ids, key=doc.edge_order) if ids else None
 
-    def _item_at(self, pos: QPoint) -> NodeItem | NoteItem | EdgeItem | None:
+    def _item_at(self, pos: QPoint) -> NodeItem | NoteItem | EdgeItem | GroupItem | None:
         for it in self.items(pos):
-            if isinstance(it, (NodeItem, NoteItem, EdgeItem)):
+            if isinstance(it, (NodeItem, NoteItem, EdgeItem, GroupItem)):
                 return it
         return None
 
@@ -274,6 +277,8 @@ class WorkflowView(QGraphicsView):
         elif isinstance(item, NoteItem):
             self.editor.scene.select_only([item])
             self.noteActivated.emit(item.note_id)
+        elif isinstance(item, GroupItem):
+            self.open_frame_rename(item.group_id)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         """Right-click: add a block or a note here, or act on what is under the cursor."""
@@ -284,6 +289,9 @@ class WorkflowView(QGraphicsView):
             self.editor.scene.select_only([item])
         if isinstance(item, NodeItem):
             self.node_menu_for(item.node_id).exec(event.globalPos())
+            return
+        if isinstance(item, GroupItem):
+            self.frame_menu(item.group_id).exec(event.globalPos())
             return
         menu = QMenu(self)
         add = menu.addMenu("Add Block")
@@ -297,6 +305,37 @@ class WorkflowView(QGraphicsView):
                 if a.text() and not a.text().startswith("&Fit"):
                     menu.addAction(a)
         menu.exec(event.globalPos())
+
+    def frame_menu(self, group_id: str) -> QMenu:
+        """Right-click on a frame's title: rename, colour, delete (nodes stay)."""
+        menu = QMenu(self)
+        menu.addAction("Rename…").triggered.connect(
+            lambda _c=False: self.open_frame_rename(group_id))
+        colours = menu.addMenu("Colour")
+        for name, value in FRAME_COLORS:
+            colours.addAction(name).triggered.connect(
+                lambda _c=False, v=value: self.editor.set_group_field(
+                    group_id, "color", v, "Colour frame"))
+        menu.addAction("Delete Frame").triggered.connect(
+            lambda _c=False: self.editor.undo.push(GraphEdit(
+                self.editor.doc, "Delete frame", remove_groups=[group_id])))
+        return menu
+
+    def open_frame_rename(self, group_id: str) -> QInputDialog | None:
+        """Ask for a frame's title (non-modal); OK renames it as one undo step."""
+        group = self.editor.doc.groups.get(group_id)
+        if group is None:
+            return None
+        dlg = QInputDialog(self)
+        dlg.setWindowTitle("Rename frame")
+        dlg.setLabelText("Frame title:")
+        dlg.setTextValue(group.title)
+        dlg.textValueSelected.connect(lambda t: self.editor.set_group_field(
+            group_id, "title", t.strip(), "Rename frame"))
+        dlg.finished.connect(dlg.deleteLater)
+        self.rename_dialog = dlg
+        dlg.open()
+        return dlg
 
     def node_menu_for(self, node_id: str) -> QMenu:
         """The node menu for a right-click on `node_id`: it and the other selected nodes."""

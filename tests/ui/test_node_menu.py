@@ -50,7 +50,7 @@ def small(window):
 
 def test_right_click_on_node_shows_node_entries(small):
     entries = right_click(small, node_pos(small, "calc"), None)
-    assert entries == ["Rename…", "Duplicate", "Delete", "Disable"]
+    assert entries == ["Rename…", "Duplicate", "Frame Selection", "Delete", "Disable"]
     assert [i.node_id for i in small.scene.selectedItems()] == ["calc"]
 
 
@@ -108,7 +108,7 @@ def test_rename_from_the_menu_changes_the_title_on_the_card(small, qtbot):
 def test_rename_is_offered_for_one_node_only(small):
     small.scene.select_only([small.scene.nodes["calc"], small.scene.nodes["out"]])
     entries = right_click(small, node_pos(small, "calc"), None)
-    assert entries == ["Duplicate", "Delete 2 nodes", "Disable"]
+    assert entries == ["Duplicate", "Frame Selection", "Delete 2 nodes", "Disable"]
 
 
 def test_duplicate_and_delete_from_the_menu(small):
@@ -142,8 +142,8 @@ def test_other_parts_add_entries_to_their_section(small):
     small.view.node_menu.add_entries("open", open_entries)
     menu = small.view.node_menu.build(["calc"])
     texts = [a.text() or "|" for a in menu.actions()]
-    assert texts == ["Run this node", "|", "Rename…", "Duplicate", "Delete", "|", "Disable",
-                     "|", "Open code"]
+    assert texts == ["Run this node", "|", "Rename…", "Duplicate", "Frame Selection", "Delete",
+                     "|", "Disable", "|", "Open code"]
     right_click(small, node_pos(small, "out"), "Run this node")
     assert seen == [("out",)]
     assert "Open code" not in right_click(small, node_pos(small, "out"), None)

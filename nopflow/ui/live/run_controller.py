@@ -190,7 +190,8 @@ class ReadOnlyGuard(QObject):
         if scene.port_at(view.mapToScene(pos)) is not None:
             return True  # no new links
         item = next((it for it in view.items(pos)
-                     if isinstance(it, (NodeItem, NoteItem)) or hasattr(it, "edge_id")), None)
+                     if isinstance(it, (NodeItem, NoteItem))
+                     or hasattr(it, "edge_id") or hasattr(it, "group_id")), None)
         if item is None:
             return False  # rubber band selection is harmless
         if event.modifiers() & (Qt.KeyboardModifier.ControlModifier
