@@ -37,6 +37,7 @@ from nopflow.ui.document import WorkflowDocument
 from nopflow.ui.editor import Editor
 from nopflow.ui.find_bar import FindBar
 from nopflow.ui.inspector import Inspector
+from nopflow.ui.minimap import Minimap
 from nopflow.ui.palette import Palette
 from nopflow.ui.problems import ProblemsPanel, Validator, by_node
 from nopflow.ui.settings import app_settings
@@ -53,6 +54,7 @@ SHORTCUTS = [
     ("Middle drag / Space+drag", "pan"),
     ("Wheel", "zoom around the cursor"),
     ("F / Ctrl+0", "fit the graph in view / actual size"),
+    ("Ctrl+M", "show or hide the minimap (click or drag in it to move the canvas)"),
     ("Ctrl+C / X / V, Ctrl+D", "copy, cut, paste, duplicate"),
     ("Delete", "delete the selection"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
@@ -237,6 +239,11 @@ class MainWindow(QMainWindow):
         self.act_grid = self._act("Show &Grid", self._toggle_grid)
         self.act_grid.setCheckable(True)
         self.act_grid.setChecked(True)
+        self.minimap = Minimap(self.view)
+        self.act_minimap = self._act("&Minimap", self._toggle_minimap, "Ctrl+M",
+                                     tip="Show the whole graph in the canvas corner")
+        self.act_minimap.setCheckable(True)
+        self.act_minimap.setChecked(True)
         self.act_snap = self._act("&Snap to Grid", self._toggle_snap)
         self.act_snap.setCheckable(True)
         self.theme_group = QActionGroup(self)
@@ -302,7 +309,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&View")
         m.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset])
         m.addSeparator()
-        m.addActions([self.act_grid, self.act_snap])
+        m.addActions([self.act_grid, self.act_snap, self.act_minimap])
         tm = m.addMenu("&Theme")
         tm.addActions(list(self.theme_actions.values()))
         m.addSeparator()
@@ -610,6 +617,10 @@ class MainWindow(QMainWindow):
         self.scene.show_grid = self.act_grid.isChecked()
         self.view.resetCachedContent()
         self.view.viewport().update()
+
+    def _toggle_minimap(self) -> None:
+        self.minimap.setVisible(self.act_minimap.isChecked())
+        self.minimap.schedule()
 
     def _toggle_snap(self) -> None:
         self.scene.snap_to_grid = self.act_snap.isChecked()
