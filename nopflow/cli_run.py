@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import signal
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from nopflow.cli import (
@@ -24,10 +23,10 @@ from nopflow.cli import (
     EXIT_INVALID,
     EXIT_OK,
     EarlySignals,
-    plural,
     quiet_broken_pipe,
 )
 from nopflow.cli import first_line as _first_line
+from nopflow.file_run import FileRun, RunRefused, prepare
 from nopflow.model import strict_json
 
 _SYMBOLS = {
@@ -221,31 +220,9 @@ def _err(message: str) -> None:
     print(f"nopflow: {message}", file=sys.stderr)
 
 
-async def _start_executor(run: Any, executor: Any, quiet: bool) -> None:
-    """Connect the executor (e.g. start a local Dask cluster) before the run starts.
-
-    Done up front so start-up is not counted in the first node's time and the user sees
-    where the work goes. A failure is not fatal here: the executor remembers it and every
-    script node fails with it, so the run is recorded like any failed run.
-    """
-    from nopflow.engine.executor import ExecutorUnavailable
-
-    if not quiet:
-        print(f"  {executor.kind}: connecting to {executor.describe()} …", file=sys.stderr,
-              flush=True)
-    try:
-        await executor.start()
-    except ExecutorUnavailable as exc:
-        _err(str(exc))
-        return
-    if not quiet:
-        print(f"  {executor.kind}: running scripts on {executor.describe()}", file=sys.stderr,
-              flush=True)
-
-
-async def _execute(run: Any, recorder: Any, early: EarlySignals, executor: Any = None,
-                   quiet: bool = False) -> None:
+async def _execute(prepared: FileRun, early: EarlySignals, quiet: bool = False) -> None:
     loop = asyncio.get_running_loop()
+    run = prepared.run
     installed: list[int] = []
     def on_signal(sig: int) -> None:
         early.received.append(sig)
@@ -259,67 +236,17 @@ async def _execute(run: Any, recorder: Any, early: EarlySignals, executor: Any =
             signal.signal(sig, lambda signum, _f: loop.call_soon_threadsafe(on_signal, signum))
     if early.received:
         run.cancel()
+    say = None if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     try:
-        if executor is not None and not early.received:
-            await _start_executor(run, executor, quiet)
-        await run.execute()
-        await recorder.wait()
+        await prepared.execute(say, _err, start_executor=not early.received)
     finally:
-        try:
-            if executor is not None:  # the run does not own an executor it was given
-                await executor.aclose()
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)  # resets to the default handler ...
-            early.reinstall()  # ... so put back one that only takes note
-
-
-def _choose_executor(wf: Any, kind: str | None, address: str | None) -> tuple[Any, Any]:
-    """Apply ``--executor``/``--address`` to the workflow; make the executor if it connects.
-
-    Returns the (maybe copied) workflow and the executor the CLI starts up front (None:
-    the run makes its own, through the same registry, when it has script work). Raises
-    ValueError with the message for a wrong flag or a missing extra.
-    """
-    from nopflow.executors import create, kinds
-    from nopflow.executors import kind as executor_kind
-    from nopflow.model import ExecutorSettings
-
-    if kind or address:
-        with_address = [k for k, info in kinds().items() if info.takes_address]
-        chosen = executor_kind(kind) if kind else None
-        if address and chosen is not None and not chosen.takes_address:
-            names = " / ".join(with_address)
-            raise ValueError(f"--address is for the {names} executor; use it with "
-                             f"--executor {with_address[0]}")
-        if kind is None:  # --address alone means: run on that scheduler
-            current = wf.settings.executor.kind
-            kind = current if current in with_address else with_address[0]
-            chosen = executor_kind(kind)
-        if chosen is not None and chosen.takes_address:
-            address = address or wf.settings.executor.address
-        wf = wf.model_copy(deep=True)
-        wf.settings.executor = ExecutorSettings(kind=kind, address=address)
-    info = executor_kind(wf.settings.executor.kind)
-    if info is None or not info.connects:
-        return wf, None
-    reason = info.unavailable()
-    if reason is not None:
-        raise ValueError(reason)
-    return wf, create(wf.settings.executor)
+        for sig in installed:
+            loop.remove_signal_handler(sig)  # resets to the default handler ...
+        early.reinstall()  # ... so put back one that only takes note
 
 
 def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     """Run a workflow headless; returns the exit code. ``early`` holds signals seen so far."""
-    from nopflow.blocks import get_block
-    from nopflow.engine.compiler import CompileError, compile_workflow
-    from nopflow.engine.runner import Run
-    from nopflow.errors import NopflowError
-    from nopflow.model import load_workflow
-    from nopflow.storage.credentials import catalog as credential_catalog
-    from nopflow.storage.credentials import resolve as resolve_credentials
-    from nopflow.storage.history import HistoryRecorder, HistoryStore
-
     for stream in (sys.stderr, sys.stdout):
         try:
             stream.reconfigure(errors="replace")  # type: ignore[attr-defined]
@@ -331,35 +258,14 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
         _err(str(exc))
         return EXIT_INVALID
     try:
-        wf = load_workflow(args.file, blocks=get_block)
-    except NopflowError as exc:
+        prepared = prepare(args.file, inputs, executor_kind=getattr(args, "executor", None),
+                           address=getattr(args, "address", None), warn=_err)
+    except RunRefused as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
         _err(str(exc))
         return EXIT_INVALID
-    try:
-        wf, executor = _choose_executor(wf, getattr(args, "executor", None),
-                                        getattr(args, "address", None))
-    except ValueError as exc:
-        _err(str(exc))
-        return EXIT_INVALID
-    unknown = sorted(set(inputs) - set(wf.inputs))
-    if unknown:
-        _err(f"warning: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
-             f"declared in the workflow's inputs (passed on as $input anyway)")
-    try:
-        project_dir = Path(args.file).resolve().parent
-        plan = compile_workflow(wf, project_dir, credentials=credential_catalog(),
-                                workflow_file=args.file)
-        credentials = resolve_credentials(plan.credential_names)
-        run = Run(plan, inputs=inputs, project_dir=project_dir, executor=executor,
-                  credentials=credentials)
-    except CompileError as exc:
-        for problem in exc.problems:
-            print(str(problem), file=sys.stderr)
-        _err(f"{args.file}: {plural(len(exc.problems), 'problem')}; nothing was run")
-        return EXIT_INVALID
-    except NopflowError as exc:
-        _err(str(exc))
-        return EXIT_INVALID
+    run = prepared.run
     quiet = bool(getattr(args, "quiet", False))
     finished = _FinishWatcher()
     run.events.subscribe(finished)
@@ -367,9 +273,7 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
         run.events.subscribe(ProgressPrinter(run, sys.stderr))
     if getattr(args, "events", False):
         run.events.subscribe(EventPrinter(sys.stdout))
-    store = HistoryStore()
-    recorder = HistoryRecorder(run, store, workflow_file=args.file)
-    asyncio.run(_execute(run, recorder, early, executor, quiet))
+    asyncio.run(_execute(prepared, early, quiet))
     if quiet and run.state.value != "completed":
         why = f": {_first_line(finished.error)}" if finished.error else ""
         _err(f"run {run.state.value}{why}")
