@@ -65,7 +65,8 @@ def test_run_json_result_shape(tmp_path: Path, data_dir: Path) -> None:
     proc = nopflow("run", str(path), "--json", "--input", "name=Ann", "-i", 'n={"a": [1]}')
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert set(result) == {"run_id", "status", "duration_ms", "outputs", "nodes"}
+    assert set(result) == {"run_id", "status", "duration_ms", "outputs", "trigger", "nodes"}
+    assert result["trigger"] == {"type": "manual"}
     assert result["status"] == "completed"
     assert result["outputs"] == {"greeting": "hello Ann", "n": {"a": [1]}}
     assert set(result["nodes"]) == {"start", "calc", "out"}

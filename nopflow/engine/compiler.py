@@ -30,6 +30,7 @@ from nopflow.engine.subworkflows import SubworkflowChecks, WorkflowRef
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
 from nopflow.model.credentials import Credential, missing_credential_message
+from nopflow.triggers.checks import trigger_problems
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,14 @@ class Problem:
     kind: str = "invalid"
     #: what the problem is about besides the node (a missing credential's name)
     subject: str | None = None
+    #: the trigger the problem is about (DESIGN.md §13)
+    trigger_id: str | None = None
 
     def __str__(self) -> str:
         if self.node_id is not None:
             return f"node {self.node_id}: {self.message}"
+        if self.trigger_id is not None:
+            return f"trigger {self.trigger_id}: {self.message}"
         if self.edge_id is not None:
             return f"edge {self.edge_id}: {self.message}"
         return f"workflow: {self.message}"
@@ -242,13 +247,16 @@ def validate(wf: Workflow, project_dir: Path | None = None,
     """Every problem that keeps `wf` from running; empty when it can run.
 
     With a credential catalog, credentials that do not exist (or have the wrong type or
-    fields) are problems too.
+    fields) are problems too; so are the triggers' (they do not stop a run by hand).
     """
+    problems: list[Problem] = []
     try:
         compile_workflow(wf, project_dir, credentials, workflow_file=workflow_file)
     except CompileError as exc:
-        return exc.problems
-    return []
+        problems = list(exc.problems)
+    problems += [Problem(message, trigger_id=tid, kind="trigger")
+                 for tid, message in trigger_problems(wf, project_dir, credentials)]
+    return problems
 
 
 def _version_problem(have: int, block_type: str, installed: int) -> str:

@@ -87,7 +87,7 @@ MAX_TEXT_LENGTH = 10_000_000
 _MAX_INT_BITS = 14_000
 """Integers larger than this (~4200 digits) are refused: they could not even be printed."""
 
-ROOTS = ("input", "vars", "prev", "node", "loop", "env", "creds")
+ROOTS = ("input", "vars", "prev", "node", "loop", "env", "creds", "trigger")
 _ROOT_SET = frozenset(ROOTS)
 
 # name -> (min args, max args)
@@ -825,6 +825,8 @@ class Scope:
     env: Mapping[str, str] | None = None  # $env: only allow-listed names (None = none)
     #: credentials the run resolved: name -> {field: value} (only the names it references)
     creds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: what started the run (DESIGN.md §13): `{"type": "manual"}` unless a trigger fired
+    trigger: Mapping[str, Any] = field(default_factory=lambda: {"type": "manual"})
 
 
 class _Missing:
@@ -886,6 +888,8 @@ class _Evaluator:
             return {} if scope.env is None else scope.env
         if name == "creds":
             return scope.creds
+        if name == "trigger":
+            return scope.trigger
         if name == "loop":
             if scope.loop is None:
                 self.fail("$loop is only available inside a loop body", node)

@@ -57,6 +57,7 @@ class Run:
         run_id: str | None = None,
         credentials: Mapping[str, Credential] | None = None,
         parent: ParentLink | None = None,
+        trigger: Mapping[str, Any] | None = None,
     ) -> None:
         pdir = Path(project_dir) if project_dir is not None else None
         plan = workflow if isinstance(workflow, Plan) else compile_workflow(workflow, pdir)
@@ -71,6 +72,8 @@ class Run:
         self.inputs: dict[str, Any] = {**wf.input_defaults(), **dict(inputs or {})}
         self.vars: dict[str, Any] = dict(wf.variables)
         self.outputs: dict[str, Any] = {}
+        #: `$trigger`: what started this run (kept on the record as "trigger")
+        self.trigger: dict[str, Any] = dict(trigger) if trigger else {"type": "manual"}
         self.error: str | None = None
         self.started_at: float | None = None
         self.ended_at: float | None = None
@@ -134,6 +137,7 @@ class Run:
             "status": self.state.value,
             "duration_ms": self.duration_ms,
             "outputs": self.redactor.value(self.outputs),
+            "trigger": self.redactor.value(self.trigger),
             "nodes": {nid: rec.summary(self.redactor) for nid, rec in self.nodes.items()},
         }
 

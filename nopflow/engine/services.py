@@ -220,7 +220,7 @@ class BlockServices:
         g = ctx.group
         assert isinstance(g, Group)
         return ex.Scope(run.inputs, ctx.vars, ctx.prev, g.scope_nodes, g.loop, run._env,
-                        run._cred_scope)
+                        run._cred_scope, run.trigger)
 
     def set_vars(self, values: Mapping[str, Any]) -> None:
         """Copy-on-write so scopes already handed out keep the values they started with."""

@@ -94,6 +94,8 @@ class RunRecord:
     #: a sub-workflow's run: the parent run and node that ran it
     #: (``{"run_id", "workflow_id", "node_id"}``)
     parent: dict[str, Any] | None = None
+    #: what started the run (`$trigger`, DESIGN.md §13); `{"type": "manual"}` by hand
+    trigger: dict[str, Any] = field(default_factory=lambda: {"type": "manual"})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +113,7 @@ class RunRecord:
             "workflow_file": self.workflow_file,
             "owner": self.owner,
             "parent": self.parent,
+            "trigger": self.trigger,
         }
 
     @classmethod
@@ -135,6 +138,8 @@ class RunRecord:
             workflow_file=data.get("workflow_file"),
             owner=data.get("owner"),
             parent=data.get("parent"),
+            trigger=data.get("trigger") if isinstance(data.get("trigger"), dict)
+            else {"type": "manual"},
         )
 
     @classmethod
@@ -172,6 +177,7 @@ class RunRecord:
             workflow_file=workflow_file,
             owner=None if run.state.finished else liveness.this_process(),
             parent=run.parent.to_dict() if run.parent is not None else None,
+            trigger=_capped(red.value(run.trigger)),
         )
 
 

@@ -113,7 +113,7 @@ async def test_result_shape() -> None:
     wf = make_wf([("s", "start", {}), ("o", "output", {"values": {"x": 1}})], ["s->o"])
     run = await run_wf(wf)
     res = run.result()
-    assert set(res) == {"run_id", "status", "duration_ms", "outputs", "nodes"}
+    assert set(res) == {"run_id", "status", "duration_ms", "outputs", "trigger", "nodes"}
     assert set(res["nodes"]["o"]) == {"status", "attempts", "duration_ms", "output", "error",
                                       "source", "reused_from"}
     assert res["nodes"]["o"]["source"] == "ran" and res["nodes"]["o"]["reused_from"] is None
