@@ -23,7 +23,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-COMMANDS = ("run", "validate", "history", "creds", "schema")
+COMMANDS = ("run", "validate", "history", "creds", "schema", "schedule", "scheduler")
 
 #: Signals that cancel `nopflow run` (SIGHUP: the terminal was closed).
 CANCEL_SIGNALS = tuple(
@@ -249,6 +249,10 @@ def _main(args_list: list[str], early: EarlySignals | None) -> int:
 
         sys.stdout.write(installed_schema_text())
         return EXIT_OK
+    if args.command in ("schedule", "scheduler"):
+        from nopflow.cli_schedule import cmd_schedule, cmd_scheduler
+
+        return cmd_scheduler(args) if args.command == "scheduler" else cmd_schedule(args, parser)
     if args.command == "creds":
         from nopflow.cli_creds import cmd_creds
 

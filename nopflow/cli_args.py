@@ -11,6 +11,7 @@ import sys
 from nopflow.__about__ import __version__
 from nopflow.cli import EXIT_INVALID
 from nopflow.cli_creds import add_parser as add_creds_parser
+from nopflow.cli_schedule import add_parsers as add_schedule_parsers
 
 DESCRIPTION = "Visual workflow automation. Without a command, opens the editor."
 
@@ -62,4 +63,5 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--json", action="store_true", help="print the runs as JSON")
     sub.add_parser("schema", help="print the workflow JSON Schema for the installed blocks")
     add_creds_parser(sub)
+    add_schedule_parsers(sub)
     return parser

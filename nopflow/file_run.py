@@ -106,9 +106,17 @@ def choose_executor(wf: Any, kind: str | None, address: str | None) -> tuple[Any
     return wf, create(wf.settings.executor)
 
 
+def run_error(run: Any) -> str | None:
+    """Why a run failed, redacted: its first failed node's error, else the run's own."""
+    first = next((f"node {r.node_id}: {r.error}" for r in run.nodes.values()
+                  if r.state.value == "error" and r.error), run.error)
+    return run.redactor.text(first).strip().splitlines()[0] if first else None
+
+
 def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] | None = None,
             executor_kind: str | None = None, address: str | None = None,
-            warn: Callable[[str], None] | None = None, store: Any = None) -> FileRun:
+            warn: Callable[[str], None] | None = None, store: Any = None,
+            run_id: str | None = None) -> FileRun:
     """Load and compile ``file`` into a run with history; raises `RunRefused` if it cannot run.
 
     ``trigger`` is the run's `$trigger` (None: a manual run); ``warn`` gets warnings such
@@ -140,7 +148,7 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
                                 workflow_file=file)
         credentials = resolve_credentials(plan.credential_names)
         run = Run(plan, inputs=inputs, project_dir=project_dir, executor=executor,
-                  credentials=credentials, trigger=trigger)
+                  credentials=credentials, trigger=trigger, run_id=run_id)
     except CompileError as exc:
         n = len(exc.problems)
         raise RunRefused(f"{file}: {n} problem{'' if n == 1 else 's'}; nothing was run",
