@@ -6,21 +6,23 @@ gesture to it; the view itself only decides which gesture starts.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QContextMenuEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
     QFocusEvent,
+    QHelpEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QInputDialog, QMenu, QWidget
+from PySide6.QtWidgets import QGraphicsView, QInputDialog, QMenu, QToolTip, QWidget
 
 from nopflow.blocks import all_blocks, get_block
+from nopflow.ui import hover_preview
 from nopflow.ui.commands import GraphEdit
 from nopflow.ui.editor import Editor
 from nopflow.ui.interactions import (
@@ -69,6 +71,8 @@ class WorkflowView(QGraphicsView):
         #: the right-click menu of nodes (other parts of the editor add entries to it)
         self.node_menu = NodeMenu(editor, self)
         self.rename_dialog: QInputDialog | None = None  # the open frame Rename dialog
+        #: values of the run shown, for port and edge hover text (set by the run controller)
+        self.hover_values: hover_preview.ValueSource | None = None
         self.setRenderHints(QPainter.RenderHint.Antialiasing
                             | QPainter.RenderHint.TextAntialiasing
                             | QPainter.RenderHint.SmoothPixmapTransform)
@@ -341,6 +345,27 @@ class WorkflowView(QGraphicsView):
         """The node menu for a right-click on `node_id`: it and the other selected nodes."""
         selected = self.editor.scene.selected_ids()[0]
         return self.node_menu.build([node_id, *selected])
+
+    def hover_text(self, scene_pos: QPointF) -> str | None:
+        """What a tooltip says at a scene point: a port or an edge (and its run value)."""
+        scene = self.editor.scene
+        port = scene.port_at(scene_pos)
+        if port is not None:
+            return hover_preview.port_text(port, self.hover_values)
+        edge = scene.edge_at(scene_pos)
+        if edge is not None and edge.edge_id in self.editor.doc.edges:
+            return hover_preview.edge_text(self.editor.doc.edges[edge.edge_id],
+                                           self.hover_values)
+        return None
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            text = self.hover_text(self.mapToScene(event.pos()))
+            if text is not None:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+                return True
+        return super().viewportEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:

@@ -304,6 +304,7 @@ class LiveRunController(QObject):
         win.scene.selectionChanged.connect(self._select_timer.start)
         win.doc.reset.connect(self._on_reset)
         win.doc.changed.connect(self._edited)
+        win.view.hover_values = self.shown_value
         win.doc.workflowChanged.connect(  # Save As gave the copy its own id (and history)
             lambda: self.history.set_workflow(win.doc.header.id))
         win.doc.changed.connect(self._update_actions)
@@ -629,6 +630,20 @@ class LiveRunController(QObject):
             self.node_view.show_view(None, f"{nid} has not run yet.")
             if not self.busy:  # nothing to inspect: the dock follows to the editing form
                 self.win.inspector_dock.raise_()
+
+    def shown_value(self, node_id: str, kind: str) -> tuple[bool, Any]:
+        """The input ("in") or output ("out") of a node in the run on the canvas (secrets
+        hidden); (False, None) when that run has none."""
+        if self.viewing is not None:
+            kept = self.viewing.nodes.get(node_id)
+            if kept is None or kept.status not in ("success", "error", "skipped"):
+                return False, None
+            return True, kept.inputs if kind == "in" else kept.output
+        live = self.run.nodes.get(node_id) if self.run is not None else None
+        if live is None or live.state.value not in ("success", "error", "skipped"):
+            return False, None
+        data = live.to_data().redacted(self.run.redactor)  # type: ignore[union-attr]
+        return True, data.inputs if kind == "in" else data.output
 
     def _edited(self) -> None:
         """An edit after a run: the right dock goes back to the inspector (the edit's form)."""
