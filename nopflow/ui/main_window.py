@@ -31,7 +31,7 @@ from nopflow.engine.compiler import Problem
 from nopflow.errors import NopflowError
 from nopflow.model import Workflow, load_workflow, new_id, save_workflow
 from nopflow.model.migrate import resolve_versions
-from nopflow.ui import clipboard, dialogs
+from nopflow.ui import clipboard, dialogs, subworkflow_links
 from nopflow.ui.autosave import Autosaver, SetAside, find_recovery
 from nopflow.ui.document import WorkflowDocument
 from nopflow.ui.editor import Editor
@@ -129,7 +129,8 @@ class MainWindow(QMainWindow):
         self.undo.cleanChanged.connect(self._update_title)
         self.doc.workflowChanged.connect(self._update_title)
         self.view.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
-        self.view.nodeActivated.connect(lambda _n: self._focus_inspector())
+        self.view.nodeActivated.connect(self._node_activated)
+        self.view.node_menu.add_entries("open", subworkflow_links.menu_entries(self))
         self.view.noteActivated.connect(lambda _n: self._focus_inspector())
         self.view.fileDropped.connect(self.open_file)
         hints = QGuiApplication.styleHints()
@@ -632,6 +633,11 @@ class MainWindow(QMainWindow):
         app_settings().setValue("theme", theme_mode())
         self.view.resetCachedContent()
         self.view.viewport().update()
+
+    def _node_activated(self, node_id: str) -> None:
+        """Double-click on a node: open the workflow it runs, else focus its form."""
+        if not subworkflow_links.node_activated(self, node_id):
+            self._focus_inspector()
 
     def _focus_inspector(self) -> None:
         """Double-click on a node or note: show its form and put the cursor in it."""

@@ -121,6 +121,8 @@ class NodeItem(QGraphicsItem):
         self.attempt: int | None = None
         self.error: str | None = None
         self.started_at: float | None = None
+        #: a sub-workflow node's child run: (nodes done, nodes in all), shown while running
+        self.sub_progress: tuple[int, int] | None = None
         self.problems: list[str] = []
         #: port highlighting while a link is dragged: {(kind, name): True ok / False dim}
         self.port_marks: dict[tuple[str, str], bool] = {}
@@ -158,6 +160,8 @@ class NodeItem(QGraphicsItem):
         """Show a run state (None clears it). Cheap: attributes, tooltip, one update()."""
         if state == "running" and self.state != "running":
             self.started_at = time.monotonic() - (elapsed or 0.0)
+        if state != "running":
+            self.sub_progress = None
         self.state = state
         self._state_icon = state_icon_name(state) if state else ""
         self.elapsed = elapsed
@@ -165,6 +169,11 @@ class NodeItem(QGraphicsItem):
         self.error = error
         self.setOpacity(0.45 if state == "skipped" else 1.0)
         self._refresh_tooltip()
+        self.update()
+
+    def set_sub_progress(self, done: int, total: int) -> None:
+        """A running sub-workflow's child progress, drawn as ``done/total`` by the clock."""
+        self.sub_progress = (done, total)
         self.update()
 
     def pause_clock(self, paused: bool, now: float) -> None:
@@ -326,6 +335,8 @@ class NodeItem(QGraphicsItem):
             text = f"{elapsed:.1f} s" if elapsed is not None else ""
             if self.attempt and self.attempt > 1:
                 text = f"#{self.attempt} {text}"
+            if self.sub_progress is not None:
+                text = f"{self.sub_progress[0]}/{self.sub_progress[1]} · {text}"
             return text
         if self.state in ("success", "error") and self.elapsed is not None:
             return f"{self.elapsed:.1f} s"

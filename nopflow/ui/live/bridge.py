@@ -33,6 +33,7 @@ from nopflow.engine.events import (
     RunPaused,
     RunResumed,
     RunStarted,
+    SubworkflowProgress,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class RunBridge(QObject):
     logLines = Signal(dict)
     #: done, total (the latest of the frame)
     progressChanged = Signal(int, int)
+    #: {node id: (done, total)} of sub-workflow nodes' child runs, the latest per node
+    subworkflowProgress = Signal(dict)
     #: True when the run paused, False when it resumed (the latest of the frame)
     pausedChanged = Signal(bool)
     #: RunFinished event (always last for a run)
@@ -115,6 +118,7 @@ class RunBridge(QObject):
         logs: dict[str, list[str]] = {}
         progress: Progress | None = None
         paused: bool | None = None
+        children: dict[str, tuple[int, int]] = {}
         for ev in batch:
             if isinstance(ev, (NodeStateChanged, NodeRetryScheduled)):
                 nodes.append(ev)
@@ -122,6 +126,8 @@ class RunBridge(QObject):
                 logs.setdefault(ev.node_id, []).append(ev.line)
             elif isinstance(ev, Progress):
                 progress = ev
+            elif isinstance(ev, SubworkflowProgress):
+                children[ev.node_id] = (ev.done, ev.total)
             elif isinstance(ev, RunPaused):
                 paused = True
             elif isinstance(ev, RunResumed):
@@ -140,6 +146,8 @@ class RunBridge(QObject):
             self._emit(self.nodeEvents, nodes)
         if progress is not None:
             self._emit(self.progressChanged, progress.done, progress.total)
+        if children:
+            self._emit(self.subworkflowProgress, children)
         if paused is not None:
             self._emit(self.pausedChanged, paused)
         if finished is not None:

@@ -12,12 +12,14 @@ of a branch when it is expanded, and caps each level, so selecting a node stays 
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -79,6 +81,8 @@ class NodeView:
     traceback: str | None = None
     log: list[str] = field(default_factory=list)
     source: str = "live"
+    #: block-specific facts of the record (a sub-workflow node's child run)
+    details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: NodeRecordData, source: str, title: str | None = None,
@@ -91,6 +95,7 @@ class NodeView:
             duration_ms=data.duration_ms, inputs=data.inputs, output=data.output,
             error=data.error, error_type=data.error_type, traceback=data.traceback,
             log=log or (data.stderr_tail or "").splitlines(), source=source,
+            details=dict(data.details or {}),
         )
 
     @classmethod
@@ -211,6 +216,9 @@ class _ValueBox(QGroupBox):
 class NodeRunView(QScrollArea):
     """The run details of the selected node (or a hint when there is nothing to show)."""
 
+    #: Open child run was clicked: (the child's workflow file, its run id)
+    childRunRequested = Signal(str, str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
@@ -229,6 +237,11 @@ class NodeRunView(QScrollArea):
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.setStyleSheet(f"color: {STATE_COLORS['error']}; font-weight: 600;")
+        #: a sub-workflow node's link to its child run
+        self.child_link = QLabel(body)
+        self.child_link.setTextFormat(Qt.TextFormat.RichText)
+        self.child_link.setWordWrap(True)
+        self.child_link.linkActivated.connect(self._child_link_clicked)
         self.traceback_box = QGroupBox("Traceback", body)
         self.traceback = self._text(self.traceback_box)
         self.log_box = QGroupBox("Log (stderr)", body)
@@ -236,12 +249,13 @@ class NodeRunView(QScrollArea):
         self.log.setMaximumBlockCount(2000)
         self.inputs = _ValueBox("Inputs", body)
         self.outputs = _ValueBox("Output", body)
-        for w in (self.header, self.timings, self.error, self.traceback_box, self.log_box,
-                  self.outputs, self.inputs):
+        for w in (self.header, self.timings, self.child_link, self.error, self.traceback_box,
+                  self.log_box, self.outputs, self.inputs):
             lay.addWidget(w)
         lay.addStretch(1)
         self.setWidget(body)
         self.current: NodeView | None = None
+        self._child = ("", "")
         self.show_view(None)
 
     @staticmethod
@@ -270,6 +284,7 @@ class NodeRunView(QScrollArea):
                                         "error and timings.")
             self.error.hide()
             self.traceback_box.hide()
+            self.child_link.hide()
             return
         state = view.state or "pending"
         color = STATE_COLORS.get(state, "#888")
@@ -282,6 +297,7 @@ class NodeRunView(QScrollArea):
             f" <span style='color:gray'>({view.source})</span>")
         dur = f"{view.duration_ms / 1000:.3f} s" if view.duration_ms is not None else "—"
         self.timings.setText(f"Started {view.started} · ended {view.ended} · took {dur}")
+        self._show_child(view)
         self.error.setVisible(bool(view.error))
         self.error.setText(view.error or "")
         self.traceback_box.setVisible(bool(view.traceback))
@@ -291,6 +307,20 @@ class NodeRunView(QScrollArea):
         self.inputs.tree.set_value(view.inputs)
         self.outputs.tree.set_value(view.output)
         self.outputs.setTitle("Output" if state != "error" else "Output (none: it failed)")
+
+    def _show_child(self, view: NodeView) -> None:
+        child = view.details.get("subworkflow")
+        ok = isinstance(child, dict) and isinstance(child.get("run_id"), str) and isinstance(
+            child.get("file"), str)
+        self.child_link.setVisible(ok)
+        if ok:
+            name = html.escape(Path(child["file"]).name)
+            self.child_link.setText(f"Child run {child['run_id'][:8]} of {name} · "
+                                    f"<a href='child'>Open child run</a>")
+            self._child = (child["file"], child["run_id"])
+
+    def _child_link_clicked(self, _href: str) -> None:
+        self.childRunRequested.emit(*self._child)
 
     def append_log(self, node_id: str, lines: list[str]) -> None:
         """Live stderr lines of the shown node (others are ignored)."""

@@ -61,6 +61,7 @@ from nopflow.ui.live.history_panel import HistoryPanel, fmt_duration, fmt_start
 from nopflow.ui.live.node_run_view import NodeRunView, NodeView
 from nopflow.ui.live.result_view import ResultView, result_line
 from nopflow.ui.settings import app_settings
+from nopflow.ui.subworkflow_links import open_workflow
 from nopflow.ui.theme import STATE_COLORS
 
 if TYPE_CHECKING:
@@ -292,6 +293,8 @@ class LiveRunController(QObject):
         self.bridge.nodeEvents.connect(self._on_node_events)
         self.bridge.logLines.connect(self._on_logs)
         self.bridge.progressChanged.connect(self._on_progress)
+        self.bridge.subworkflowProgress.connect(self._on_child_progress)
+        self.node_view.childRunRequested.connect(self._open_child_run)
         self.bridge.pausedChanged.connect(self._on_paused)
         self.bridge.runFinished.connect(self._on_finished)
         self.bridge.failed.connect(self.show_error)
@@ -565,6 +568,19 @@ class LiveRunController(QObject):
         self._progress = (done, total)
 
     @guarded("live pause")
+    @guarded("live view")
+    def _on_child_progress(self, progress: dict[str, tuple[int, int]]) -> None:
+        if self.viewing is not None:
+            return
+        for nid, (done, total) in progress.items():
+            item = self.win.scene.nodes.get(nid)
+            if item is not None and item.state == "running":  # a batch may end it first
+                item.set_sub_progress(done, total)
+
+    def _open_child_run(self, file: str, run_id: str) -> None:
+        """Run details ▸ Open child run: the child file, that run selected in its history."""
+        open_workflow(self.win, Path(file), run_id)
+
     def _on_paused(self, paused: bool) -> None:
         self.paused = paused
         if self.viewing is None:
