@@ -258,3 +258,25 @@ def test_cancel_reaches_the_child_and_both_are_kept_cancelled(tmp_path: Path) ->
     [kept] = store.list_runs("slow")
     assert kept.status == "cancelled" and kept.nodes["wait"].status == "cancelled"
     assert kept.parent is not None and kept.parent["run_id"] == run.id
+
+
+def test_a_parent_secret_passed_down_is_hidden_in_the_childs_history(tmp_path: Path) -> None:
+    write(tmp_path, "child.nopflow.json",
+          [("s", "start", {}), ("echo", "set", {"values": {"twice": "{{ $input.n }}"}}),
+           ("out", "output", {"values": {"twice": "got {{ $vars.twice }}"}})],
+          chain("s", "echo", "out"), id="child")
+    parent = parent_of(tmp_path, "child.nopflow.json", {"n": "{{ $input.token }}"},
+                       inputs={"token": {"default": "", "secret": True}})
+    run = run_of(parent, inputs={"token": "tok-5up3r-s3cret"})
+    store = HistoryStore(tmp_path / "history")
+    recorder = HistoryRecorder(run, store)
+
+    async def go() -> None:
+        await run.execute()
+        await recorder.wait()
+
+    asyncio.run(go())
+    assert run.status == "completed"
+    kept = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "history").glob("*"))
+    assert store.list_runs("child") and "tok-5up3r-s3cret" not in kept
+    assert "tok-5up3r-s3cret" not in str(run.result())
