@@ -8,8 +8,8 @@ The engine's ``python`` block uses exactly this API::
     await runner.aclose()
 
 * `runner.tier` says which confinement is active here, e.g.
-  ``zygote+landlock(abi 7)+pidns+rlimits+audit-hook+process-group+subreaper`` on Linux,
-  ``spawn+job-object+audit-hook`` on Windows.
+  ``zygote+landlock(abi 7)+pidns+rlimits+memory(per process)+audit-hook+process-group+subreaper``
+  on Linux, ``spawn+job-object+memory(whole tree)+audit-hook`` on Windows.
 * `ScriptRunner(prefer="auto"|"zygote"|"pool"|"spawn", landlock=True, pool_size=2)`;
   `await runner.warm_up()` starts the zygote early so the first script is fast too.
 * `ScriptSpec.check_inputs` (default True) runs `check_input_paths` on the input.

@@ -100,19 +100,23 @@ class ScriptRunner:
 
     @property
     def tier(self) -> str:
-        """Human-readable confinement tier, e.g. "zygote+landlock(abi 7)+rlimits+audit-hook"."""
+        """Human-readable confinement tier, e.g. "zygote+landlock(abi 7)+rlimits+audit-hook".
+
+        ``memory(...)`` says what ``memory_mb`` bounds here: each process (POSIX rlimits;
+        a script's children get their own ``memory_mb`` each) or the whole tree (Windows).
+        """
         parts = [self.backend]
         if self._abi:
             parts.append(f"landlock(abi {self._abi})")
         if self._windows:
-            return "+".join([*parts, "job-object", "audit-hook"])
+            return "+".join([*parts, "job-object", "memory(whole tree)", "audit-hook"])
         if IS_LINUX:
             z = self._zygotes.get("")
             known = z.pidns if z is not None and not z.dead else None
             if known if known is not None else bootstrap.pidns_expected():
                 parts.append("pidns")
         if IS_POSIX:
-            parts.append("rlimits")
+            parts += ["rlimits", "memory(per process)"]
         parts.append("audit-hook")
         parts.append("process-group")
         if IS_LINUX:

@@ -6,7 +6,9 @@ A script on Windows runs in its own Job Object, created per run with
   the run, app exit, *or the app crashing*: the kernel closes its handles) every process
   still in the job dies.  The handle is not inheritable, so the script cannot keep it open;
 * ``JOB_OBJECT_LIMIT_PROCESS_MEMORY`` = ``memory_mb`` per process (committed memory; an
-  allocation beyond it fails, which Python reports as ``MemoryError``);
+  allocation beyond it fails, which Python reports as ``MemoryError``), and
+  ``JOB_OBJECT_LIMIT_JOB_MEMORY`` = ``memory_mb`` for the whole job: a script's whole
+  tree shares one ``memory_mb`` (POSIX rlimits bound each process only);
 * ``JOB_OBJECT_LIMIT_ACTIVE_PROCESS`` = `JOB_MAX_PROCESSES` (a fork bomb gets
   "not enough quota" instead of taking the desktop down);
 * ``JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION`` — a crashing native extension ends the
@@ -36,6 +38,7 @@ JOB_MAX_PROCESSES = 64
 # winnt.h / winbase.h
 JOB_OBJECT_LIMIT_ACTIVE_PROCESS = 0x00000008
 JOB_OBJECT_LIMIT_PROCESS_MEMORY = 0x00000100
+JOB_OBJECT_LIMIT_JOB_MEMORY = 0x00000200
 JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION = 0x00000400
 JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x00002000
 JOB_OBJECT_BASIC_PROCESS_ID_LIST = 3  # JOBOBJECTINFOCLASS
@@ -109,8 +112,8 @@ def extended_limits(
     )
     basic.ActiveProcessLimit = max(1, int(max_processes))
     if memory_mb and memory_mb > 0:
-        basic.LimitFlags |= JOB_OBJECT_LIMIT_PROCESS_MEMORY
-        info.ProcessMemoryLimit = int(memory_mb) * 2**20
+        basic.LimitFlags |= JOB_OBJECT_LIMIT_PROCESS_MEMORY | JOB_OBJECT_LIMIT_JOB_MEMORY
+        info.ProcessMemoryLimit = info.JobMemoryLimit = int(memory_mb) * 2**20
     return info
 
 

@@ -334,6 +334,30 @@ async def test_memory_limit(runner: ScriptRunner, project: Path) -> None:
     assert r.error_type == "MemoryError"
 
 
+TREE_MEMORY = """\
+import json, subprocess, sys
+hold = "import sys, time; b = bytearray({mb} << 20); print('held', flush=True); time.sleep(1)"
+kids = [subprocess.Popen([sys.executable, "-c", hold.format(mb=mb)], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True) for mb in (90, 90)]
+held = [k.stdout.readline().strip() for k in kids]
+big = subprocess.run([sys.executable, "-c", hold.format(mb=400)], capture_output=True)
+print(json.dumps({"held": held, "big_ok": big.returncode == 0, "codes": [k.wait() for k in kids]}))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Job Object bounds the whole tree")
+async def test_memory_bound_is_per_process_as_the_tier_says(
+    runner: ScriptRunner, project: Path
+) -> None:
+    """On POSIX ``memory_mb`` bounds each process of a script's tree, not their sum, and the
+    tier says so: two children holding 90 MB each under memory_mb=150 both succeed, a child
+    asking for 400 MB fails."""
+    assert "memory(per process)" in runner.tier
+    r = await run(runner, project, TREE_MEMORY, memory_mb=150, timeout_s=60)
+    assert r.ok, r.error
+    assert r.output == {"held": ["held", "held"], "big_ok": False, "codes": [0, 0]}
+
+
 async def test_runaway_stdout(runner: ScriptRunner, project: Path) -> None:
     code = "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n"
     r = await run(runner, project, code, max_stdout_bytes=1 << 20)

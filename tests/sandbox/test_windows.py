@@ -59,21 +59,24 @@ def test_job_structures_match_the_windows_sdk_layout_64bit() -> None:
 
 
 def test_extended_limits_sets_kill_on_close_memory_and_process_count() -> None:
+    """memory_mb bounds each process and the whole job (the script's tree) alike."""
     info = winjob.extended_limits(256, max_processes=10)
     flags = info.BasicLimitInformation.LimitFlags
     assert flags & winjob.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE == 0x2000
     assert flags & winjob.JOB_OBJECT_LIMIT_PROCESS_MEMORY == 0x100
     assert flags & winjob.JOB_OBJECT_LIMIT_ACTIVE_PROCESS == 0x8
     assert flags & winjob.JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION == 0x400
-    assert flags == 0x2000 | 0x400 | 0x100 | 0x8  # nothing else (no breakaway allowed)
+    assert flags & winjob.JOB_OBJECT_LIMIT_JOB_MEMORY == 0x200
+    assert flags == 0x2000 | 0x400 | 0x200 | 0x100 | 0x8  # nothing else (no breakaway)
     assert info.ProcessMemoryLimit == 256 * 2**20
+    assert info.JobMemoryLimit == 256 * 2**20
     assert info.BasicLimitInformation.ActiveProcessLimit == 10
-    assert info.JobMemoryLimit == 0
     # the default process cap, and "no memory limit" leaves the memory flag off
     info = winjob.extended_limits(0)
     assert info.BasicLimitInformation.ActiveProcessLimit == winjob.JOB_MAX_PROCESSES == 64
-    assert not info.BasicLimitInformation.LimitFlags & winjob.JOB_OBJECT_LIMIT_PROCESS_MEMORY
-    assert info.ProcessMemoryLimit == 0
+    assert not info.BasicLimitInformation.LimitFlags & (
+        winjob.JOB_OBJECT_LIMIT_PROCESS_MEMORY | winjob.JOB_OBJECT_LIMIT_JOB_MEMORY)
+    assert info.ProcessMemoryLimit == info.JobMemoryLimit == 0
 
 
 def test_creation_flags() -> None:
@@ -95,7 +98,7 @@ async def test_windows_always_uses_spawn_with_a_job_object(
     r = ScriptRunner(prefer=prefer)
     try:
         assert r.backend == "spawn"
-        assert r.tier == "spawn+job-object+audit-hook"
+        assert r.tier == "spawn+job-object+memory(whole tree)+audit-hook"
         await r.warm_up()  # nothing to warm on Windows: no zygote, no pool
         assert r.zygote_pid is None and not r._pools
     finally:
@@ -103,8 +106,10 @@ async def test_windows_always_uses_spawn_with_a_job_object(
 
 
 def test_tier_elsewhere_does_not_claim_a_job_object() -> None:
+    """...nor a memory bound on the whole tree: POSIX rlimits bound each process."""
     r = ScriptRunner()
     assert "job-object" not in r.tier and r.tier.startswith(r.backend)
+    assert "memory(per process)" in r.tier and "whole tree" not in r.tier
 
 
 def test_windows_environment_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
