@@ -129,9 +129,9 @@ class WorkflowView(QGraphicsView):
         self.zoomChanged.emit(self.zoom())
 
     def fit_all(self) -> None:
-        """Fit every node and note in view (F); never magnify beyond 100 %."""
+        """Fit every node, note and frame in view (F); never magnify beyond 100 %."""
         scene = self.editor.scene
-        items = [*scene.nodes.values(), *scene.notes.values()]
+        items = [*scene.nodes.values(), *scene.notes.values(), *scene.groups.values()]
         if not items:
             self.resetTransform()
             self.centerOn(0, 0)
