@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from nopflow.cli import (
@@ -153,6 +154,9 @@ class ProgressPrinter:
             self.stream.write(f"\r  [{bar}] {event.done}/{event.total}")
             self.stream.flush()
             self._bar_shown = True
+        elif kind == "subworkflow_started":
+            self._line(f"  ↳ {event.node_id} runs {Path(event.file).name} as run "
+                       f"{event.child_run_id[:8]}")
         elif kind == "run_paused":
             self._line("  ‖ paused")
         elif kind == "run_resumed":

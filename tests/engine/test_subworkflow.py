@@ -76,6 +76,7 @@ def test_cli_run_gives_the_childs_outputs_and_links_both_records(tmp_path: Path)
     result = json.loads(done.stdout)
     assert result["outputs"] == {"answer": 42}
     assert result["nodes"]["sub"]["output"] == {"twice": 42}
+    assert "↳ sub runs child.nopflow.json as run " in done.stderr
 
     store = HistoryStore(tmp_path / "data" / "history")
     [kept_parent] = store.list_runs("parent")
