@@ -429,6 +429,10 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()
         self.path = path
         self._recovered = recovered
+        if self.output.toPlainText():  # another workflow: its log starts under a line
+            self.output.appendPlainText(
+                f"══ {Path(path).name if path else wf.name or 'Untitled'} opened "
+                f"{time.strftime('%H:%M:%S')} ══")
         self.doc.load(resolve_versions(wf, get_block))  # a save records each block's version
         self.undo.clear()
         self.undo.setClean()
@@ -533,6 +537,9 @@ class MainWindow(QMainWindow):
         wf = self.doc.snapshot()
         if new_workflow_id:
             wf = wf.model_copy(update={"id": new_id()})
+        named = not wf.name or wf.name == "Untitled"
+        if named:  # an untitled workflow takes the name it is saved under
+            wf = wf.model_copy(update={"name": workflow_name_for(path)})
         try:
             save_workflow(wf, path)
         except NopflowError as exc:
@@ -540,6 +547,8 @@ class MainWindow(QMainWindow):
             return False
         if new_workflow_id:  # not an edit: the file's identity, so not on the undo stack
             self.doc.update_header(id=wf.id)
+        if named:  # the same: what the file is called, not an edit to undo
+            self.doc.update_header(name=wf.name)
         self.autosaver.discard()
         self.path = os.path.abspath(path)
         self._recovered = False
@@ -698,6 +707,15 @@ class MainWindow(QMainWindow):
         mode = str(s.value("theme", theme_mode()))
         if mode in self.theme_actions:
             self.theme_actions[mode].setChecked(True)
+
+
+def workflow_name_for(path: str) -> str:
+    """The name a file gives an untitled workflow: `wf1` for `wf1.nopflow.json`."""
+    name = Path(path).name
+    for suffix in (".nopflow.json", ".json"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)] or name
+    return name
 
 
 def active_windows() -> list[MainWindow]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtTest import QTest
 
@@ -98,3 +98,33 @@ def test_block_dropped_on_a_long_edge_moves_nothing(window):
     mid = window.scene.edges["e2"].path().pointAtPercent(0.5)
     drop_block(window, "delay", window.view.mapFromScene(mid))
     assert window.doc.nodes["out"].position == (1400, 0)
+
+
+def test_save_as_names_an_untitled_workflow_after_its_file(window, dialog_log, tmp_path):
+    """Item 18: an untitled workflow saved as wf1 is called wf1 (title and file)."""
+    from nopflow.model import load_workflow
+
+    window.editor.add_block("start", QPointF(0, 0))
+    dialog_log.save_to = str(tmp_path / "wf1.nopflow.json")
+    assert window.save_as()
+    assert window.doc.header.name == "wf1"
+    assert load_workflow(tmp_path / "wf1.nopflow.json").name == "wf1"
+    assert window.inspector.isEnabled()
+    assert not window.isWindowModified()
+
+
+def test_a_named_workflow_keeps_its_name_on_save_as(window, dialog_log, tmp_path):
+    from nopflow.model import load_workflow
+
+    window.set_workflow(small_workflow(), None)
+    dialog_log.save_to = str(tmp_path / "copy.nopflow.json")
+    assert window.save_as()
+    assert load_workflow(tmp_path / "copy.nopflow.json").name == "Small"
+
+
+def test_opening_another_workflow_separates_the_output_log(window, tmp_workflow):
+    """Item 18: the old workflow's log lines are set off from the new one's."""
+    window.output.appendPlainText("calc | from the first workflow")
+    assert window.open_file(str(tmp_workflow), ask=False)
+    last = window.output.toPlainText().splitlines()[-1]
+    assert last.startswith("══ small.nopflow.json opened ")
