@@ -41,7 +41,7 @@ from nopflow.ui.minimap import Minimap
 from nopflow.ui.palette import Palette
 from nopflow.ui.problems import ProblemsPanel, Validator, by_node
 from nopflow.ui.settings import app_settings
-from nopflow.ui.theme import apply_theme, icon, theme_mode
+from nopflow.ui.theme import apply_theme, icon, theme_mode, toolbar_icon
 from nopflow.ui.view import WorkflowView
 
 MAX_RECENT = 10
@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
                           (self.act_redo, "tb-redo"), (self.act_run, "tb-run"),
                           (self.act_pause, "tb-pause"), (self.act_cancel, "tb-stop"),
                           (self.act_fit, "tb-fit")):
-            act.setIcon(icon(name))
+            act.setIcon(toolbar_icon(name))
         tb.addActions([self.act_new, self.act_open, self.act_save])
         tb.addSeparator()
         tb.addActions([self.act_undo, self.act_redo])
