@@ -21,7 +21,7 @@ from nopflow.ui.items.edge_item import EdgeItem
 from nopflow.ui.items.group_item import GroupItem
 from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
-from nopflow.ui.items.port_item import PortRef
+from nopflow.ui.items.port_item import PORT_HIT, PortRef
 from nopflow.ui.theme import canvas_theme
 
 GRID = 20.0
@@ -41,6 +41,9 @@ class WorkflowScene(QGraphicsScene):
         self.edges: dict[str, EdgeItem] = {}
         self.notes: dict[str, NoteItem] = {}
         self.groups: dict[str, GroupItem] = {}
+        #: how near (scene units) a point must be to a port to hit it; the view keeps it a
+        #: constant size on screen as it zooms (see WorkflowView._keep_hit_size)
+        self.port_hit_radius = PORT_HIT
         self.snap_to_grid = False
         self.show_grid = True
         self._running: set[NodeItem] = set()
@@ -261,10 +264,11 @@ class WorkflowScene(QGraphicsScene):
 
     def port_at(self, scene_pos: QPointF) -> PortRef | None:
         """The port under a scene point (ports stick out of nodes, so look slightly around)."""
-        area = QRectF(scene_pos.x() - 12, scene_pos.y() - 12, 24, 24)
+        r = self.port_hit_radius
+        area = QRectF(scene_pos.x() - r - 1, scene_pos.y() - r - 1, 2 * r + 2, 2 * r + 2)
         for item in self.items(area):
             if isinstance(item, NodeItem):
-                ref = item.port_at(scene_pos)
+                ref = item.port_at(scene_pos, r)
                 if ref is not None:
                     return ref
         return None

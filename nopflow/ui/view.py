@@ -38,7 +38,7 @@ from nopflow.ui.items.edge_item import EdgeItem
 from nopflow.ui.items.group_item import FRAME_COLORS, GroupItem
 from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
-from nopflow.ui.items.port_item import PortRef
+from nopflow.ui.items.port_item import PORT_HIT, PortRef
 from nopflow.ui.node_menu import NodeMenu
 from nopflow.ui.quick_add import QuickAddPopup
 from nopflow.ui.theme import canvas_theme, icon
@@ -46,6 +46,8 @@ from nopflow.ui.theme import canvas_theme, icon
 #: the mime type a palette drag carries (payload: the block type, UTF-8)
 BLOCK_MIME = "application/x-nopflow-block"
 MIN_SCALE, MAX_SCALE = 0.05, 3.0
+#: the widest a port's hit area gets (scene units) however far out the view is zoomed
+MAX_PORT_HIT = 28.0
 EMPTY_HINT = ("Drag a block here from the palette\n"
               "or press Tab (or double-click) to add one by name")
 
@@ -91,6 +93,7 @@ class WorkflowView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._last_mouse = QPoint()
         editor.message.connect(self.message)
+        self.zoomChanged.connect(self._keep_hit_size)
         # The empty-canvas hint is drawn in view coordinates, outside any item: repaint the
         # whole viewport when the canvas becomes empty or stops being empty, or its text
         # stays behind under the first blocks.
@@ -109,6 +112,11 @@ class WorkflowView(QGraphicsView):
         if self.viewport().rect().contains(local):
             return self.mapToScene(local)
         return self.mapToScene(self.viewport().rect().center())
+
+    def _keep_hit_size(self, zoom: float) -> None:
+        """Ports stay as easy to hit on screen when zoomed out (up to MAX_PORT_HIT scene
+        units, so far out a click on a tiny node still grabs the node, not a port)."""
+        self.editor.scene.port_hit_radius = min(MAX_PORT_HIT, PORT_HIT / min(1.0, zoom))
 
     def cursor_on_canvas(self) -> QPointF | None:
         """The scene point under the mouse, or None when the mouse is not over the canvas."""

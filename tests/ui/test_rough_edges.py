@@ -133,3 +133,20 @@ def test_opening_another_workflow_separates_the_output_log(window, tmp_workflow)
     assert window.open_file(str(tmp_workflow), ask=False)
     last = window.output.toPlainText().splitlines()[-1]
     assert last.startswith("══ small.nopflow.json opened ")
+
+
+def test_port_hit_target_keeps_its_size_on_screen_when_zoomed_out(window):
+    """Item 15: 11 px from a port hits it at 64 % as at 100 % (it was ±3 px)."""
+    from nopflow.ui.items.port_item import PORT_HIT
+
+    window.set_workflow(small_workflow(), None)
+    view, scene = window.view, window.scene
+    for zoom in (1.0, 0.64, 0.45):
+        view.set_zoom(zoom)
+        port = window.scene.nodes["calc"].port_scene_pos("out", "out")
+        on_screen = view.mapFromScene(port)
+        near = view.mapToScene(on_screen + QPoint(int(PORT_HIT) - 1, 0))
+        ref = scene.port_at(near)
+        assert ref is not None and (ref.node_id, ref.kind, ref.name) == ("calc", "out", "out"), zoom
+    view.set_zoom(0.05)  # far out: capped, so a click on a node still grabs the node
+    assert scene.port_hit_radius == 28.0

@@ -216,10 +216,11 @@ class NodeItem(QGraphicsItem):
         # Include the port discs so presses on a port's outer half still hit the node.
         return _hit_shape(self.layout.height)
 
-    def port_at(self, scene_pos: QPointF) -> PortRef | None:
-        """The port under a scene point, if any."""
+    def port_at(self, scene_pos: QPointF, radius: float | None = None) -> PortRef | None:
+        """The port under a scene point (within `radius` scene units), if any."""
         p = scene_pos - self.pos()
-        hit = self.layout.hit(p.x(), p.y())
+        hit = self.layout.hit(p.x(), p.y()) if radius is None else self.layout.hit(
+            p.x(), p.y(), radius)
         return PortRef(self.node_id, hit[0], hit[1]) if hit else None
 
     def port_scene_pos(self, kind: str, name: str) -> QPointF:

@@ -47,13 +47,13 @@ class PortLayout:
                 return p
         return None
 
-    def hit(self, x: float, y: float) -> tuple[str, str] | None:
-        """('in'|'out', name) of the port near local point (x, y), else None."""
+    def hit(self, x: float, y: float, radius: float = PORT_HIT) -> tuple[str, str] | None:
+        """('in'|'out', name) of the port within `radius` of local point (x, y), else None."""
         best: tuple[float, tuple[str, str]] | None = None
         for kind, ports in (("in", self.inputs), ("out", self.outputs)):
             for name, p in ports:
                 d = (p.x() - x) ** 2 + (p.y() - y) ** 2
-                if d <= PORT_HIT * PORT_HIT and (best is None or d < best[0]):
+                if d <= radius * radius and (best is None or d < best[0]):
                     best = (d, (kind, name))
         return best[1] if best else None
 
