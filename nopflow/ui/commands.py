@@ -274,3 +274,11 @@ class HeaderCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.doc.update_header(**{self.field: self.old})
+
+
+class HeaderStepCommand(HeaderCommand):
+    """A header change that is an undo step of its own (adding or removing a trigger),
+    never merged with typing in the same field."""
+
+    def id(self) -> int:
+        return -1

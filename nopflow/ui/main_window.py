@@ -40,6 +40,7 @@ from nopflow.ui.inspector import Inspector
 from nopflow.ui.minimap import Minimap
 from nopflow.ui.palette import Palette
 from nopflow.ui.problems import ProblemsPanel, Validator, by_node
+from nopflow.ui.scheduler_status import SchedulerStatus
 from nopflow.ui.settings import app_settings
 from nopflow.ui.theme import apply_theme, icon, theme_mode, toolbar_icon
 from nopflow.ui.view import WorkflowView
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         self.zoom_label = QLabel(self)
         self.problem_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.problem_label)
+        self.scheduler_status = SchedulerStatus(self)
+        self.statusBar().addPermanentWidget(self.scheduler_status)
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.view.zoomChanged.connect(lambda _z: self._update_zoom_label())
         self._update_zoom_label()

@@ -1,6 +1,6 @@
 """Workflow settings, shown when nothing is selected: name, error mode, parallelism,
-interpreter, executor (local or Dask), variables ($vars), run inputs ($input) and the
-environment variables $env may read."""
+interpreter, executor (local or Dask), variables ($vars), run inputs ($input), the
+environment variables $env may read and the triggers."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 from nopflow.executors import kind as executor_kind
 from nopflow.executors import kinds as executor_kinds
 from nopflow.model import InputSpec
-from nopflow.ui.commands import HeaderCommand
+from nopflow.ui.commands import HeaderCommand, HeaderStepCommand
 from nopflow.ui.editor import Editor
 from nopflow.ui.inspector.env_allow_editor import EnvAllowEditor
+from nopflow.ui.inspector.triggers_editor import TriggersEditor
 from nopflow.ui.theme import canvas_theme
 
 MODES = [("Stop the run", "stop"), ("Skip the failed branch", "skip-branch"),
@@ -113,6 +114,10 @@ class WorkflowForm(QWidget):
         self.env_allow = EnvAllowEditor(self)
         self.env_allow.namesEdited.connect(lambda names: self._settings(env_allow=names))
         outer.addWidget(self.env_allow)
+        self.triggers = TriggersEditor(lambda: getattr(self.window(), "path", None), self)
+        self.triggers.triggersEdited.connect(
+            lambda triggers, step: self._push("triggers", triggers, "Edit triggers", step))
+        outer.addWidget(self.triggers)
         outer.addStretch(1)
         self.refresh()
         self.doc.workflowChanged.connect(self._on_changed)
@@ -145,6 +150,7 @@ class WorkflowForm(QWidget):
                 self.address.setText(ex.address or "")
             self._show_executor_note()
             self.env_allow.set_names(list(h.settings.env_allow))
+            self.triggers.set_triggers(list(h.triggers))
             self._set_json(self.variables, h.variables)
             self._set_json(self.inputs, {k: v.model_dump(exclude_defaults=True) or {"default": None}
                                          for k, v in h.inputs.items()})
@@ -160,12 +166,13 @@ class WorkflowForm(QWidget):
             pass
         edit.setPlainText(json.dumps(value, indent=2, ensure_ascii=False) if value else "")
 
-    def _push(self, field: str, value: Any, text: str) -> None:
+    def _push(self, field: str, value: Any, text: str, step: bool = False) -> None:
         if self._pushing or getattr(self.doc.header, field) == value:
             return
         self._pushing = True
+        command = HeaderStepCommand if step else HeaderCommand
         try:
-            self.editor.undo.push(HeaderCommand(self.doc, field, value, text))
+            self.editor.undo.push(command(self.doc, field, value, text))
         finally:
             self._pushing = False
 
