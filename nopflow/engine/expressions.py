@@ -56,6 +56,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EXPRESSION_LENGTH",
     "MAX_TEXT_LENGTH",
+    "OUTSIDE_ITEMS",
     "ROOTS",
     "CredentialUse",
     "Expr",
@@ -87,7 +88,8 @@ MAX_TEXT_LENGTH = 10_000_000
 _MAX_INT_BITS = 14_000
 """Integers larger than this (~4200 digits) are refused: they could not even be printed."""
 
-ROOTS = ("input", "vars", "prev", "node", "loop", "env", "creds", "trigger")
+ROOTS = ("input", "vars", "prev", "node", "loop", "env", "creds", "trigger", "item",
+         "index")
 _ROOT_SET = frozenset(ROOTS)
 
 # name -> (min args, max args)
@@ -813,6 +815,19 @@ def _parse_condition(text: str) -> Expr:
 # --------------------------------------------------------------------------- evaluation
 
 
+class _Outside:
+    """The type of `OUTSIDE_ITEMS`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "OUTSIDE_ITEMS"
+
+
+#: `Scope.item` outside a per-item block (`$item` is then an error; null is a real item)
+OUTSIDE_ITEMS: Any = _Outside()
+
+
 @dataclass
 class Scope:
     """Everything an expression can read. Values are JSON-like data; nothing else is reachable."""
@@ -827,6 +842,9 @@ class Scope:
     creds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: what started the run (DESIGN.md §13): `{"type": "manual"}` unless a trigger fired
     trigger: Mapping[str, Any] = field(default_factory=lambda: {"type": "manual"})
+    #: `$item` / `$index`: the current item of a transform, filter or aggregate node
+    item: Any = field(default=OUTSIDE_ITEMS, repr=False)
+    index: int | None = None
 
 
 class _Missing:
@@ -890,6 +908,11 @@ class _Evaluator:
             return scope.creds
         if name == "trigger":
             return scope.trigger
+        if name == "item" or name == "index":
+            if scope.item is OUTSIDE_ITEMS:
+                self.fail(f"${name} is only available inside transform, filter and "
+                          "aggregate items", node)
+            return scope.item if name == "item" else scope.index
         if name == "loop":
             if scope.loop is None:
                 self.fail("$loop is only available inside a loop body", node)
