@@ -21,6 +21,7 @@ QT = ("PySide6", "shiboken6", "qasync")
 #: language, the script request it hands to the run's executor, and the sandbox's one rule
 #: for paths inside the project folder. None = every name of the module.
 BLOCK_API: dict[str, frozenset[str] | None] = {
+    "nopflow.engine.compiled": None,
     "nopflow.engine.context": None,
     "nopflow.engine.expressions": None,
     "nopflow.engine.executor": frozenset({"ScriptRequest"}),

@@ -28,9 +28,11 @@ ENTRY_POINT_GROUP = "nopflow.blocks"
 
 #: the built-in blocks ("module:class", like an entry point's value); the palette sorts them
 BUILTIN = (
+    "nopflow.blocks.aggregate:AggregateBlock",
     "nopflow.blocks.condition:ConditionBlock",
     "nopflow.blocks.delay:DelayBlock",
     "nopflow.blocks.files:ReadFileBlock",
+    "nopflow.blocks.filter:FilterBlock",
     "nopflow.blocks.files:WriteFileBlock",
     "nopflow.blocks.http:HttpBlock",
     "nopflow.blocks.llm:LlmBlock",
@@ -44,6 +46,7 @@ BUILTIN = (
     "nopflow.blocks.ssh:SshBlock",
     "nopflow.blocks.start:StartBlock",
     "nopflow.blocks.subworkflow:SubworkflowBlock",
+    "nopflow.blocks.transform:TransformBlock",
 )
 
 _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\Z")

@@ -574,12 +574,32 @@ def _reference_problems(
                         kind="expression",
                     )
                 )
+        problems.extend(_item_root_problems(nid, cn.block, config))
         if "loop" in roots and nid not in in_body:
             problems.append(
                 Problem("$loop is only available inside a loop body", node_id=nid,
                         kind="expression")
             )
     return problems
+
+
+def _item_root_problems(nid: str, block: type[Block], config: dict[str, Any]) -> list[Problem]:
+    """`$item` / `$index` only in the fields a block evaluates once per item."""
+    bare = _widget_fields(block, "expression")
+    out = []
+    for key, value in config.items():
+        if key in block.item_fields:
+            continue
+        try:
+            roots = ex.roots_used(value, bare=key in bare and not ex.is_template(value))
+        except ex.ExpressionError:
+            continue
+        for root in sorted(roots & {"item", "index"}):
+            where = ", ".join(f"{b.type}'s {f}" for b in all_blocks()
+                              for f in sorted(b.item_fields))
+            out.append(Problem(f"config.{key}: ${root} is only available in a field evaluated "
+                               f"once per item ({where})", node_id=nid, kind="expression"))
+    return out
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

@@ -191,6 +191,8 @@ def _kind(value: Any) -> str:
 
 
 def _describe(value: Any) -> str:
+    if value is None:
+        return "null"  # not "null null"
     return f"{_kind(value)} {_preview(value)}"
 
 

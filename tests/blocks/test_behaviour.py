@@ -64,7 +64,8 @@ def test_builtin_blocks_declare_their_behaviour() -> None:
     assert declared["output"] == (False, frozenset(), True, False, False, 1)
     assert declared["python"] == (False, frozenset(), False, True, True, 1)
     quiet = {t for t, d in declared.items() if d == (False, frozenset(), False, False, False, 1)}
-    assert quiet == {"condition", "merge", "delay", "set", "read_file"}
+    assert quiet == {"condition", "merge", "delay", "set", "read_file", "transform", "filter",
+                     "aggregate"}
     with_side_effects = {t for t, d in declared.items() if d[4]}
     assert with_side_effects == {"python", "http", "write_file", "llm", "sql", "ssh", "shell",
                                  "subworkflow"}

@@ -57,7 +57,8 @@ BROKEN_EPS = {
 def test_builtins_are_found_without_any_plugin() -> None:
     assert set(block_types()) == {"start", "python", "condition", "loop", "merge", "delay",
                                   "set", "output", "http", "read_file", "write_file", "llm",
-                                  "sql", "ssh", "shell", "subworkflow"}
+                                  "sql", "ssh", "shell", "subworkflow", "transform", "filter",
+                                  "aggregate"}
     assert block_origin("python") == "nopflow"
     assert plugin_problems() == []
 

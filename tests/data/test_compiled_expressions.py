@@ -123,7 +123,7 @@ def test_bulk_select_and_map_match_item_by_item(text: str) -> None:
         return fn(Scope(), ITEMS)
 
     for single, many, pick in ((cond, cond.select, True), (value, value.map, False)):
-        want = outcome(lambda _s: one_by_one(single), Scope())
+        want = outcome(lambda _s, f=single: one_by_one(f), Scope())
         if want[0] == "ok" and pick:
             want = ("ok", [x for x, keep in zip(ITEMS, want[1], strict=True) if keep])
-        assert outcome(lambda _s: bulk(many), Scope()) == want, text
+        assert outcome(lambda _s, f=many: bulk(f), Scope()) == want, text
