@@ -111,6 +111,8 @@ class TriggerScheduler:
         self._stop = asyncio.Event()
         self._reloaded = asyncio.Event()
         self._webhooks: Any = None
+        #: one fire loads and compiles at a time: more threads would starve the loop's GIL
+        self._preparing = asyncio.Semaphore(1)
         self._state_path = data_dir() / "scheduler-state.json"
         self._state = self._load_state()
 
@@ -423,10 +425,11 @@ class TriggerScheduler:
                 self.say(f"{entry.label}: trigger {trig.id} ({trig.type}) fired: run "
                          f"{fire.run_id}")
                 try:  # loading and compiling off the loop, so other timers stay on time
-                    fire.prepared = await asyncio.to_thread(
-                        prepare, entry.file, dict(trig.inputs), trigger=fire.info,
-                        run_id=fire.run_id,
-                        warn=lambda text: self.say(f"{entry.label}: {text}"))
+                    async with self._preparing:
+                        fire.prepared = await asyncio.to_thread(
+                            prepare, entry.file, dict(trig.inputs), trigger=fire.info,
+                            run_id=fire.run_id,
+                            warn=lambda text: self.say(f"{entry.label}: {text}"))
                 except RunRefused as exc:
                     for line in exc.lines:
                         self.say(f"{entry.label}: {line}")
