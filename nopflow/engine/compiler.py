@@ -26,6 +26,7 @@ from nopflow.engine.credential_refs import (
     node_credential_refs,
 )
 from nopflow.engine.executor import python_problem
+from nopflow.engine.ports import ERROR_PORT, node_output_names
 from nopflow.engine.subworkflows import SubworkflowChecks, WorkflowRef
 from nopflow.errors import NopflowError
 from nopflow.model import Edge, Node, Workflow
@@ -362,14 +363,18 @@ def compile_workflow(wf: Workflow, project_dir: Path | None = None,
             if cn is None:  # the node itself is broken; its problem is reported already
                 bad = True
                 continue
-            names = cn.block.output_names() if outgoing else cn.block.input_names()
+            names = (node_output_names(cn.node, cn.block) if outgoing
+                     else cn.block.input_names())
             if port not in names:
                 kind = "output" if outgoing else "input"
                 valid = ", ".join(names) if names else "none"
+                hint = ""
+                if outgoing and port == ERROR_PORT:
+                    hint = "; set the node's error_mode to \"route\" to give it one"
                 problems.append(
                     Problem(
                         f"edge {edge.id}: {cn.node.type} has no {kind} port '{port}' "
-                        f"(its {kind} ports: {valid})",
+                        f"(its {kind} ports: {valid}){hint}",
                         node_id=nid,
                         edge_id=edge.id,
                         kind="edge",

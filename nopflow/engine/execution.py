@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from nopflow.engine import expressions as ex
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 from nopflow.engine.events import NodeRetryScheduled
+from nopflow.engine.ports import ERROR_PORT
 from nopflow.engine.retry import run_with_retries
 from nopflow.engine.scheduling import Group, NodePlan, Scheduler
 from nopflow.engine.slots import Slots
@@ -34,6 +35,7 @@ _ERROR = NodeState.ERROR
 _CANCELLED = NodeState.CANCELLED
 _RUNNING = NodeState.RUNNING
 _PAUSED = RunState.PAUSED
+ERROR_PORTS = frozenset({ERROR_PORT})
 
 
 def _failed(outcome: NodeResult | NodeFailure) -> bool:
@@ -92,12 +94,13 @@ class NodeExecution:
             if isinstance(outcome, NodeFailure):
                 self.fail(g, st, rec, outcome)
                 return
+            ports = outcome.ports if outcome.ports is not None else st.ok_ports
             g.outputs[nid] = outcome.output
-            g.ports[nid] = outcome.ports
+            g.ports[nid] = ports
             g.status[nid] = _SUCCESS
             rec.output = outcome.output
-            if outcome.ports is not None:
-                rec.details["ports"] = sorted(outcome.ports)
+            if ports is not None:
+                rec.details["ports"] = sorted(ports)
             self._scheduler.set_state(rec, _SUCCESS, g)
         except Exception as exc:  # an engine bug: the node fails, the run goes on cleanly
             if nid not in g.status:
@@ -188,15 +191,24 @@ class NodeExecution:
     def fail(self, g: Group, st: NodePlan, rec: NodeRecord, failure: NodeFailure) -> None:
         """Record a node's failure (after its last attempt) and apply its error mode."""
         nid = st.id
-        self.any_failed = True
+        mode = st.error_mode
+        if mode != "route":  # a routed failure is handled: the run can still complete
+            self.any_failed = True
         g.status[nid] = _ERROR
         rec.error = failure.message
         rec.error_type = failure.error_type
         rec.traceback = failure.traceback
         if failure.stderr_tail is not None:
             rec.stderr_tail = failure.stderr_tail
-        mode = st.error_mode
-        if mode == "continue":
+        if mode == "route":
+            out = {"error": failure.message, "type": failure.error_type, "node": nid,
+                   "inputs": rec.inputs}
+            g.outputs[nid] = rec.output = out
+            g.ports[nid] = ERROR_PORTS
+            g.continued.add(nid)
+            rec.details["handled"] = True
+            rec.details["ports"] = sorted(ERROR_PORTS)
+        elif mode == "continue":
             # `$prev.error` is the message a person reads; the kind is beside it
             out = {"error": failure.message, "error_type": failure.error_type}
             g.outputs[nid] = out

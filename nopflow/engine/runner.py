@@ -284,7 +284,8 @@ class Run:
         if self.events.active:
             first_error = next(
                 (f"node {r.node_id}: {r.error}" for r in self.nodes.values()
-                 if r.state is _ERROR and r.error), self.error)
+                 if r.state is _ERROR and r.error and not r.details.get("handled")),
+                self.error)
             self.events.emit(
                 RunFinished(self.id, self.ended_at, status=self.state.value,
                             duration_ms=self.duration_ms or 0,

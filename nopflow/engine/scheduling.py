@@ -51,10 +51,13 @@ class NodePlan:
         "block",
         "body_ports",
         "config",
+        "disabled",
         "error_mode",
         "id",
         "in_edges",
         "node",
+        "ok_ports",
+        "pass_ports",
         "retries",
         "retry",
         "succs",
@@ -73,6 +76,13 @@ class NodePlan:
         self.retries = self.retry.max_attempts > 1
         #: ports whose reach runs once per item: such a node waits for its body slot-free
         self.body_ports: frozenset[str] = block.body_ports
+        #: `"disabled": true`: not run; the input passes through its first non-body port
+        self.disabled = cn.node.disabled
+        outs = [p for p in block.output_names() if p not in block.body_ports]
+        self.pass_ports = frozenset(outs[:1])
+        #: ports a success fires when the block says "all" (a routed node: not `error`)
+        self.ok_ports: frozenset[str] | None = (
+            frozenset(block.output_names()) if self.error_mode == "route" else None)
 
 
 class Group:
@@ -223,11 +233,12 @@ class Scheduler:
                 value = external[src]
             else:
                 s = status.get(src)
-                if s is _SUCCESS:
+                if (s is _SUCCESS or (s is _ERROR and src in g.continued)
+                        or (s is _SKIPPED and src in g.outputs)):  # a disabled pass-through
                     ports = g.ports.get(src)
                     if ports is not None and e.source_port not in ports:
                         continue
-                elif not (s is _ERROR and src in g.continued):
+                else:
                     continue
                 value = g.outputs[src]
             if not live:
@@ -240,11 +251,17 @@ class Scheduler:
             else:
                 prev = value
             by_node[src] = value
-        if st.in_edges and (not live or nid in g.blocked):
+        if st.disabled or (st.in_edges and (not live or nid in g.blocked)):
             status[nid] = _SKIPPED
             rec = self._nodes[nid]
             if g.iteration is not None:
                 rec.reset_for_iteration(g.iteration)
+            if st.disabled:
+                rec.details["reason"] = "disabled"
+                if (live or not st.in_edges) and nid not in g.blocked:
+                    out = prev if live else {}
+                    g.outputs[nid] = rec.inputs = rec.output = out
+                    g.ports[nid] = st.pass_ports
             self.set_state(rec, _SKIPPED, g)
             return True
         if not live:

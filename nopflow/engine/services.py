@@ -161,7 +161,9 @@ class BlockServices:
                             sched.abort(other)
                     continue
                 for sink in reversed(sinks):
-                    if group.status.get(sink) is _SUCCESS:
+                    if group.status.get(sink) is _SUCCESS or (
+                            sink in group.outputs and sink not in group.continued):
+                        # success, or a disabled sink passing its input through
                         results[i] = group.outputs.get(sink)
                         break
 
