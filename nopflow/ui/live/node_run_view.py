@@ -4,7 +4,8 @@ It shows one node of either the live run or a kept run, both in the one node-rec
 (`NodeRecordData`: the live record's `to_data()`, or what history kept), turned into a
 `NodeView` so the widget does not care where the data came from. Values are shown as a
 JSON tree with a Copy button (the whole value as pretty JSON) and a context menu (copy one
-branch).
+branch); a value holding a list of objects opens as a sortable table (data_preview.py), the
+tree one click away.
 
 Why lazy: a node's output can be a large JSON document; the tree only builds children
 of a branch when it is expanded, and caps each level, so selecting a node stays instant.
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QStackedWidget,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -37,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from nopflow.model.records import NodeRecordData
 from nopflow.model.redact import Redactor
+from nopflow.ui.live.data_preview import DataTable, FoundRows, find_rows
 from nopflow.ui.theme import STATE_COLORS, STATE_LABELS, icon, state_icon_name
 
 if TYPE_CHECKING:
@@ -196,21 +200,80 @@ class JsonTree(QTreeWidget):
 
 
 class _ValueBox(QGroupBox):
-    """A titled JSON tree with a Copy button."""
+    """A titled value with a Copy button: a JSON tree, and a table when it holds rows."""
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(title, parent)
         self.tree = JsonTree(self)
+        self.table = DataTable(self)
+        self.table.view.doubleClicked.connect(lambda index: self.show_row_in_tree(index.row()))
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.table)
+        self.pages.addWidget(self.tree)
+        self.table_button = self._switch("Table", "The list of objects as a sortable table")
+        self.tree_button = self._switch("Tree", "The whole value as a JSON tree")
+        self.table_button.clicked.connect(lambda: self.pages.setCurrentWidget(self.table))
+        self.tree_button.clicked.connect(lambda: self.pages.setCurrentWidget(self.tree))
+        self.pages.currentChanged.connect(self._sync_switch)
         self.copy_button = QPushButton("Copy", self)
         self.copy_button.setToolTip("Copy the whole value as JSON")
         self.copy_button.clicked.connect(lambda: self.tree.copy_text())
+        self.found: FoundRows | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         top = QHBoxLayout()
+        top.addWidget(self.table_button)
+        top.addWidget(self.tree_button)
         top.addStretch(1)
         top.addWidget(self.copy_button)
         lay.addLayout(top)
-        lay.addWidget(self.tree)
+        lay.addWidget(self.pages)
+
+    def _switch(self, text: str, tip: str) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setCheckable(True)
+        button.setAutoRaise(True)
+        return button
+
+    def _sync_switch(self) -> None:
+        on_table = self.pages.currentWidget() is self.table
+        self.table_button.setChecked(on_table)
+        self.tree_button.setChecked(not on_table)
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value``: as a table first when it holds a list of objects, else a tree."""
+        self.tree.set_value(value)
+        self.found = find_rows(value)
+        has_rows = self.found is not None
+        self.table_button.setVisible(has_rows)
+        self.tree_button.setVisible(has_rows)
+        if self.found is not None:
+            self.table.set_rows(self.found)
+            self.pages.setCurrentWidget(self.table)
+        else:
+            self.pages.setCurrentWidget(self.tree)
+        self._sync_switch()
+
+    def show_row_in_tree(self, row: int) -> None:
+        """Switch to the tree with table row ``row``'s object expanded and selected."""
+        model = self.table.model
+        self.pages.setCurrentWidget(self.tree)
+        if self.found is None or model is None:
+            return
+        index = model.order[row]
+        item = self.tree.invisibleRootItem()
+        for key in self.found.path.split(".") if self.found.path else []:
+            item = next((item.child(i) for i in range(item.childCount())
+                         if item.child(i).text(0) == key), item)
+            item.setExpanded(True)
+        target = next((item.child(i) for i in range(item.childCount())
+                       if item.child(i).text(0) == f"[{index}]"), None)
+        if target is not None:
+            target.setExpanded(True)
+            self.tree.setCurrentItem(target)
+            self.tree.scrollToItem(target)
 
 
 class NodeRunView(QScrollArea):
@@ -304,8 +367,8 @@ class NodeRunView(QScrollArea):
         self.traceback.setPlainText(view.traceback or "")
         self.log.setPlainText("\n".join(view.log))
         self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
-        self.inputs.tree.set_value(view.inputs)
-        self.outputs.tree.set_value(view.output)
+        self.inputs.set_value(view.inputs)
+        self.outputs.set_value(view.output)
         self.outputs.setTitle("Output" if state != "error" else "Output (none: it failed)")
 
     def _show_child(self, view: NodeView) -> None:
