@@ -116,6 +116,8 @@ class Block:
     side_effects: ClassVar[bool] = False
     #: the config field naming a workflow file it runs (the editor offers to open it)
     workflow_file_field: ClassVar[str | None] = None
+    #: the config field (an object) holding that workflow's run inputs, one key per input
+    workflow_inputs_field: ClassVar[str | None] = None
     #: config fields evaluated once per item, where `$item` and `$index` may be used
     item_fields: ClassVar[frozenset[str]] = frozenset()
 

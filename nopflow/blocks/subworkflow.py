@@ -34,6 +34,7 @@ class SubworkflowBlock(Block):
     Config = SubworkflowConfig
     side_effects = True
     workflow_file_field = "path"
+    workflow_inputs_field = "inputs"
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

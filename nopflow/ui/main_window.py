@@ -90,7 +90,8 @@ class MainWindow(QMainWindow):
         self.palette = Palette(self)
         self.palette.activated.connect(
             lambda t: self.editor.add_block(t, self.view.cursor_scene_pos()))
-        self.inspector = Inspector(self.editor, self)
+        self.inspector = Inspector(self.editor, self, project_dir=lambda: (
+            Path(self.path).resolve().parent if self.path else None))
         self.problems = ProblemsPanel(self)
         self.problems.nodeRequested.connect(self.view.center_on_node)
         self.problems.credentialRequested.connect(lambda name: self.show_credentials(name))

@@ -49,9 +49,12 @@ def _flatten(annotation: Any) -> list[Any]:
 
 
 def field_kind(info: FieldInfo) -> str:
-    """Which editor a field gets: code, json, expression, choice, bool, number or text."""
+    """Which editor a field gets: code, json, expression, choice, bool, number, file
+    (a one-line file path) or text."""
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     hint = extra.get("widget")
+    if hint == "workflow_file":
+        return "file"
     if hint in ("code", "json", "expression", "credential", "text"):
         return str(hint)
     members = [m for m in _flatten(info.annotation) if m is not type(None)]

@@ -7,6 +7,8 @@ inline, and `{{ … }}` expressions are checked as you type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,6 +31,7 @@ from nopflow.engine import expressions as ex
 from nopflow.model import RetryPolicy
 from nopflow.ui.commands import NodeFieldCommand
 from nopflow.ui.editor import Editor
+from nopflow.ui.inspector.child_inputs import ChildInputsBox, child_file
 from nopflow.ui.inspector.fields import MISSING, FieldEditor, field_kind, make_editor
 from nopflow.ui.theme import canvas_theme, icon_pixmap
 
@@ -81,9 +84,12 @@ def config_errors(block_type: str, config: dict[str, Any]) -> tuple[dict[str, st
 class NodeForm(QWidget):
     """Title, config fields, retry policy and error mode of one node."""
 
-    def __init__(self, editor: Editor, node_id: str, parent: QWidget | None = None) -> None:
+    def __init__(self, editor: Editor, node_id: str, parent: QWidget | None = None,
+                 project_dir: Callable[[], Path | None] = lambda: None) -> None:
         super().__init__(parent)
         self.editor = editor
+        #: the open file's folder (None: not saved); child workflow paths resolve against it
+        self.project_dir = project_dir
         self.doc = editor.doc
         self.node_id = node_id
         node = self.doc.nodes[node_id]
@@ -128,6 +134,8 @@ class NodeForm(QWidget):
         outer.addLayout(form)
 
         self.fields: dict[str, FieldEditor] = {}
+        #: the child workflow's declared inputs, under the field naming its file
+        self.child_inputs: ChildInputsBox | None = None
         if self.block is not None and self.block.Config.model_fields:
             box = QGroupBox("Configuration", self)
             flay = QFormLayout(box)
@@ -142,6 +150,10 @@ class NodeForm(QWidget):
                     flay.addRow(fe)
                 else:
                     flay.addRow(_pretty(name), fe)
+                if name == self.block.workflow_file_field and self.block.workflow_inputs_field:
+                    self.child_inputs = ChildInputsBox(box)
+                    self.child_inputs.edited.connect(self._child_input_edited)
+                    flay.addRow(self.child_inputs)
             self.general_error = QLabel(box)
             self.general_error.setWordWrap(True)
             self.general_error.setStyleSheet(f"color: {canvas_theme().invalid.name()};")
@@ -208,6 +220,15 @@ class NodeForm(QWidget):
             w.setValue(v)
             w.blockSignals(False)
         self._show_errors(node.config)
+        self._show_child(node.config)
+
+    def _show_child(self, config: dict[str, Any]) -> None:
+        if self.child_inputs is None or self.block is None:
+            return
+        file_field, inputs_field = self.block.workflow_file_field, self.block.workflow_inputs_field
+        self.child_inputs.set_values(config.get(inputs_field or "", {}))
+        self.child_inputs.show_file(*child_file(config.get(file_field or ""),
+                                                self.project_dir()))
 
     def _show_errors(self, config: dict[str, Any]) -> None:
         if self.block is None:
@@ -245,6 +266,30 @@ class NodeForm(QWidget):
             config[name] = value
         if config != self.doc.nodes[self.node_id].config:
             self._push("config", config, f"Edit {_pretty(name).lower()}", f"config.{name}")
+        self._show_errors(config)
+        self._show_child(config)
+
+    def _child_input_edited(self, name: str) -> None:
+        """One child input typed: the node's inputs object changes (one undo step per field)."""
+        assert self.child_inputs is not None and self.block is not None
+        field = self.block.workflow_inputs_field or ""
+        config = dict(self.doc.nodes[self.node_id].config)
+        current = config.get(field)
+        inputs = dict(current) if isinstance(current, dict) else {}
+        value = self.child_inputs.value(name)
+        if value is MISSING:
+            inputs.pop(name, None)
+        else:
+            inputs[name] = value
+        config[field] = inputs
+        if config == self.doc.nodes[self.node_id].config:
+            return
+        self._push("config", config, f"Edit input {name}", f"config.{field}.{name}")
+        fe = self.fields.get(field)
+        if fe is not None:
+            fe.blockSignals(True)
+            fe.set_value(inputs)
+            fe.blockSignals(False)
         self._show_errors(config)
 
     def _error_mode_edited(self, _index: int) -> None:

@@ -6,6 +6,9 @@ keeps focus and cursor position.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 from shiboken6 import isValid
@@ -19,9 +22,12 @@ from nopflow.ui.inspector.workflow_form import WorkflowForm
 class Inspector(QScrollArea):
     """Shows a NodeForm, NoteForm, WorkflowForm or a selection summary."""
 
-    def __init__(self, editor: Editor, parent: QWidget | None = None) -> None:
+    def __init__(self, editor: Editor, parent: QWidget | None = None,
+                 project_dir: Callable[[], Path | None] = lambda: None) -> None:
         super().__init__(parent)
         self.editor = editor
+        #: the open file's folder (None: not saved yet)
+        self.project_dir = project_dir
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -81,7 +87,7 @@ class Inspector(QScrollArea):
         self._key = key
         kind, ident = key
         if kind == "node":
-            w: QWidget = NodeForm(self.editor, ident)
+            w: QWidget = NodeForm(self.editor, ident, project_dir=self.project_dir)
             w.show_problems(self._problems.get(ident, []))
         elif kind == "note":
             w = NoteForm(self.editor, ident)
