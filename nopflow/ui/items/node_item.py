@@ -124,6 +124,8 @@ class NodeItem(QGraphicsItem):
         #: a sub-workflow node's child run: (nodes done, nodes in all), shown while running
         self.sub_progress: tuple[int, int] | None = None
         self.problems: list[str] = []
+        #: `"disabled": true`: drawn faded with a "disabled" badge (set from the model)
+        self.disabled = False
         #: port highlighting while a link is dragged: {(kind, name): True ok / False dim}
         self.port_marks: dict[tuple[str, str], bool] = {}
         self.phase = 0.0  # running animation phase, advanced by the scene's timer
@@ -146,8 +148,16 @@ class NodeItem(QGraphicsItem):
             self._title_one = _static_title(title, NODE_WIDTH - 40 - 30)
             self._title_narrow = _static_title(title, NODE_WIDTH - 40 - 50)
             self._refresh_tooltip()
+        if node.disabled != self.disabled:
+            self.disabled = node.disabled
+            self._apply_opacity()
+            self._refresh_tooltip()
         self.setPos(QPointF(*node.position))
         self.update()
+
+    def _apply_opacity(self) -> None:
+        """Faded when skipped in a run or disabled in the file."""
+        self.setOpacity(0.45 if self.disabled or self.state == "skipped" else 1.0)
 
     def set_state(
         self,
@@ -167,7 +177,7 @@ class NodeItem(QGraphicsItem):
         self.elapsed = elapsed
         self.attempt = attempt
         self.error = error
-        self.setOpacity(0.45 if state == "skipped" else 1.0)
+        self._apply_opacity()
         self._refresh_tooltip()
         self.update()
 
@@ -204,6 +214,8 @@ class NodeItem(QGraphicsItem):
             lines.append(head)
         if self.error:
             lines.append(self.error)
+        if self.disabled:
+            lines.append("Disabled: does not run; its input passes through")
         lines.extend(f"⚠ {p}" for p in self.problems)
         self.setToolTip("\n".join(lines))
 
@@ -306,6 +318,8 @@ class NodeItem(QGraphicsItem):
             x -= 20
         if self.problems:
             painter.drawPixmap(QPointF(x, 8), icon_pixmap("state-problem", 16, dpr))
+        if self.disabled:
+            self._paint_disabled_badge(painter)
 
         # ports with names
         in_texts, out_texts = _port_texts(self.block_type)
@@ -319,6 +333,17 @@ class NodeItem(QGraphicsItem):
             painter.setPen(th.pens["text_dim"])
             sz = st.size()
             painter.drawStaticText(QPointF(p.x() - 12 - sz.width(), p.y() - sz.height() / 2), st)
+
+    def _paint_disabled_badge(self, painter: QPainter) -> None:
+        """A "disabled" pill across the card's bottom edge, readable without colour."""
+        th = canvas_theme()
+        rect = QRectF(NODE_WIDTH / 2 - 34, self.layout.height - 12, 68, 15)
+        painter.setPen(th.pens["node"])
+        painter.setBrush(th.brushes["header"])
+        painter.drawRoundedRect(rect, 8, 8)
+        painter.setPen(th.pens["text"])
+        painter.setFont(fonts()["small"])
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "disabled")
 
     def _shown_title(self) -> QStaticText:
         badges = bool(self.state) + bool(self.problems)
