@@ -102,7 +102,10 @@ def _interpreter_cmd(python: str | None) -> tuple[str, list[str]]:
     if python is None or _is_own(python):
         return "", _trusted_prefix()
     path = _find(python)
-    return os.path.realpath(path), _launcher(path)
+    # a venv's bin/python is a symlink to its base: the resolved path would give every
+    # venv on one base the same workers, with another venv's packages
+    key = path if _venv_of(path) else os.path.realpath(path)
+    return key, _launcher(path)
 
 
 def _mode_flag(prefix: list[str], mode: str) -> str:
