@@ -23,7 +23,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-COMMANDS = ("run", "validate", "history", "creds", "schema", "schedule", "scheduler")
+COMMANDS = ("run", "validate", "history", "creds", "schema", "schedule", "scheduler",
+            "lock", "envs")
 
 #: Signals that cancel `nopflow run` (SIGHUP: the terminal was closed).
 CANCEL_SIGNALS = tuple(
@@ -112,6 +113,7 @@ def cmd_validate(file: str) -> int:
         return EXIT_INVALID
     problems = validate(wf, project_dir=Path(file).resolve().parent, credentials=credentials,
                         workflow_file=file)
+    problems += _lock_problems(wf, file) if not problems else []
     if problems:
         for p in problems:
             print(str(p))
@@ -120,6 +122,17 @@ def cmd_validate(file: str) -> int:
     print(f"{file}: valid ({plural(len(wf.nodes), 'node')}, {plural(len(wf.edges), 'edge')})",
           file=sys.stderr)
     return EXIT_OK
+
+
+def _lock_problems(wf: Any, file: str) -> list[str]:
+    """Where the workflow's package lock no longer matches its scripts' headers."""
+    from pathlib import Path
+
+    from nopflow.engine.compiler import compile_workflow
+    from nopflow.envs.prepare import check_lock
+
+    project_dir = Path(file).resolve().parent
+    return check_lock(compile_workflow(wf, project_dir, workflow_file=file), file, project_dir)
 
 
 def _has_display() -> bool:
@@ -257,6 +270,14 @@ def _main(args_list: list[str], early: EarlySignals | None) -> int:
         from nopflow.cli_creds import cmd_creds
 
         return cmd_creds(args, parser)
+    if args.command == "lock":
+        from nopflow.cli_envs import cmd_lock
+
+        return cmd_lock(args)
+    if args.command == "envs":
+        from nopflow.cli_envs import cmd_envs
+
+        return cmd_envs(args, parser)
     parser.print_help()
     return EXIT_INVALID
 

@@ -12,6 +12,7 @@ from nopflow.__about__ import __version__
 from nopflow.cli import EXIT_INVALID
 from nopflow.cli_creds import add_parser as add_creds_parser
 from nopflow.cli_schedule import add_parsers as add_schedule_parsers
+from nopflow.cli_envs import add_parser as add_envs_parser
 
 DESCRIPTION = "Visual workflow automation. Without a command, opens the editor."
 
@@ -64,4 +65,5 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the workflow JSON Schema for the installed blocks")
     add_creds_parser(sub)
     add_schedule_parsers(sub)
+    add_envs_parser(sub)
     return parser

@@ -27,7 +27,7 @@ from nopflow.cli import (
     quiet_broken_pipe,
 )
 from nopflow.cli import first_line as _first_line
-from nopflow.file_run import FileRun, RunRefused, prepare
+from nopflow.file_run import FileRun, PackagesNotInstalled, RunRefused, prepare
 from nopflow.model import strict_json
 
 _SYMBOLS = {
@@ -249,6 +249,10 @@ async def _execute(prepared: FileRun, early: EarlySignals, quiet: bool = False) 
         early.reinstall()  # ... so put back one that only takes note
 
 
+def _packages_line(line: str) -> None:
+    print(f"  packages: {line}", file=sys.stderr, flush=True)
+
+
 def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     """Run a workflow headless; returns the exit code. ``early`` holds signals seen so far."""
     for stream in (sys.stderr, sys.stdout):
@@ -263,7 +267,13 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
         return EXIT_INVALID
     try:
         prepared = prepare(args.file, inputs, executor_kind=getattr(args, "executor", None),
-                           address=getattr(args, "address", None), warn=_err)
+                           address=getattr(args, "address", None), warn=_err,
+                           progress=None if getattr(args, "quiet", False) else _packages_line)
+    except PackagesNotInstalled as exc:  # the workflow is fine; installing failed
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        _err(str(exc))
+        return EXIT_FAILED
     except RunRefused as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)

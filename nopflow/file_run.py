@@ -22,6 +22,10 @@ class RunRefused(NopflowError):
         super().__init__(summary)
 
 
+class PackagesNotInstalled(RunRefused):
+    """The scripts' packages could not be installed (lines: one per node and cause)."""
+
+
 @dataclass
 class FileRun:
     """A prepared run of a file: the engine's run, its history recorder and its executor."""
@@ -116,12 +120,15 @@ def run_error(run: Any) -> str | None:
 def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] | None = None,
             executor_kind: str | None = None, address: str | None = None,
             warn: Callable[[str], None] | None = None, store: Any = None,
-            run_id: str | None = None) -> FileRun:
+            run_id: str | None = None,
+            progress: Callable[[str], None] | None = None) -> FileRun:
     """Load and compile ``file`` into a run with history; raises `RunRefused` if it cannot run.
 
     ``trigger`` is the run's `$trigger` (None: a manual run); ``warn`` gets warnings such
-    as inputs the workflow does not declare.
+    as inputs the workflow does not declare; ``progress`` a line per step of building the
+    scripts' package environments (docs/script-packages.md), done before the run exists.
     """
+    from nopflow.envs.prepare import EnvironmentError_, prepare_environments
     from nopflow.blocks import get_block
     from nopflow.engine.compiler import CompileError, compile_workflow
     from nopflow.engine.runner import Run
@@ -147,8 +154,15 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
         plan = compile_workflow(wf, project_dir, credentials=credential_catalog(),
                                 workflow_file=file)
         credentials = resolve_credentials(plan.credential_names)
+        try:
+            environments = prepare_environments(plan, file, wf.settings.python, project_dir,
+                                                progress or (lambda _line: None))
+        except EnvironmentError_ as exc:
+            raise PackagesNotInstalled(f"{file}: the scripts' packages could not be "
+                                       "installed; nothing was run", exc.problems) from None
         run = Run(plan, inputs=inputs, project_dir=project_dir, executor=executor,
-                  credentials=credentials, trigger=trigger, run_id=run_id)
+                  credentials=credentials, trigger=trigger, run_id=run_id,
+                  environments=environments)
     except CompileError as exc:
         n = len(exc.problems)
         raise RunRefused(f"{file}: {n} problem{'' if n == 1 else 's'}; nothing was run",

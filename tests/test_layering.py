@@ -243,6 +243,7 @@ CYCLE_WAIVERS = {
     ("nopflow.cli", "nopflow.cli_run"),
     ("nopflow.cli", "nopflow.cli_history"),
     ("nopflow.cli", "nopflow.cli_creds"),
+    ("nopflow.cli", "nopflow.cli_envs"),
     # the dask client starts the worker service on a local cluster lazily (the extra may be
     # missing); the package re-exports the client
     ("nopflow.executors.dask.client", "nopflow.executors.dask"),

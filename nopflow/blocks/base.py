@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:  # the engine imports blocks at run time, not the other way round
     from nopflow.engine.context import NodeContext, NodeResult
+    from nopflow.model.script_meta import ScriptMeta
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,12 @@ class Block:
     def check(cls, config: BlockConfig, ctx: CheckContext) -> list[str]:
         """Static problems beyond the config model (files, interpreters). Empty when fine."""
         return []
+
+    @classmethod
+    def script_packages(cls, config: BlockConfig, project_dir: Path | None) -> ScriptMeta | None:
+        """The packages (PEP 723 header) its script declares, built before the run; None:
+        no environment. `ScriptMetaError` for a header it cannot use."""
+        return None
 
     @classmethod
     def migrate(cls, config: dict[str, Any], from_version: int) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -10,6 +11,7 @@ from nopflow.blocks.base import Block, BlockConfig, CheckContext, Port
 from nopflow.blocks.fields import CODE, JSON
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 from nopflow.engine.executor import ScriptRequest
+from nopflow.model.script_meta import ScriptMeta, ScriptMetaError, parse_script_meta
 
 DEFAULT_CODE = (
     "import json, sys\n"
@@ -82,9 +84,25 @@ class PythonBlock(Block):
             problem = ctx.project_file(config.script, "config.script")
             if problem:
                 problems.append(problem)
+        problems += _header_problems(config, ctx.project_dir)
         if problem := ctx.python_problem():  # checked once, confined, however many nodes ask
             problems.append(f"settings.python: {problem}")
         return problems
+
+    @classmethod
+    def script_packages(cls, config: BlockConfig, project_dir: Path | None) -> ScriptMeta | None:
+        assert isinstance(config, PythonConfig)
+        if config.code:
+            return parse_script_meta(config.code)
+        if config.script and "{{" not in config.script and project_dir is not None:
+            from nopflow.sandbox.paths import SandboxError, check_inside
+
+            try:
+                source = check_inside(project_dir, config.script).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError, SandboxError):
+                return None  # `check` reports the file itself
+            return parse_script_meta(source)
+        return None
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         """Run the script through the active executor (sandboxed child by default).
@@ -99,6 +117,7 @@ class PythonBlock(Block):
         ctx.set_inputs(payload)
         env = ctx.render("env") or {}
         script = ctx.render("script") if config.script else None
+        python = _environment_python(ctx, config, script) or ctx.settings.python
         request = ScriptRequest(
             project_dir=ctx.project_dir,
             code=config.code if not script else None,
@@ -106,7 +125,7 @@ class PythonBlock(Block):
             input=payload,
             timeout_s=config.timeout_s,
             memory_mb=config.memory_mb,
-            python=ctx.settings.python,
+            python=python,
             env={str(k): "" if v is None else str(v) for k, v in env.items()},
             temp_dir=ctx.temp_dir(),
             label=f"{ctx.node_id} ({ctx.node.label})" if ctx.node.title else ctx.node_id,
@@ -122,3 +141,37 @@ class PythonBlock(Block):
                 stderr_tail=result.stderr_tail,
             )
         return NodeResult(result.output)
+
+
+def _header_problems(config: PythonConfig, project_dir: Path | None) -> list[str]:
+    """A PEP 723 header that cannot be used, as a problem naming the field and line."""
+    try:
+        PythonBlock.script_packages(config, project_dir)
+    except ScriptMetaError as exc:
+        return [f"config.{'code' if config.code else 'script'}: {exc}"]
+    return []
+
+
+def _environment_python(ctx: NodeContext, config: PythonConfig, script: str | None) -> str | None:
+    """The interpreter of the environment built for the script's PEP 723 header, if any."""
+    from nopflow.sandbox.paths import SandboxError, check_inside
+
+    try:
+        if script is None:
+            meta = parse_script_meta(config.code or "")
+        else:
+            path = check_inside(ctx.project_dir, str(script))
+            meta = parse_script_meta(path.read_text(encoding="utf-8"))
+    except ScriptMetaError as exc:
+        raise NodeFailure(f"script header: {exc}", error_type="ScriptMetaError") from None
+    except (OSError, UnicodeDecodeError, SandboxError):
+        return None  # the sandbox reports the script file in its own words
+    if meta is None:
+        return None
+    python = ctx.script_environment(meta.key)
+    if python is None:
+        raise NodeFailure(
+            f"no environment was built for its packages ({meta.describe()}): packages are "
+            "installed before a run starts (`nopflow run` and the editor do it; a templated "
+            "script path cannot declare packages)", error_type="EnvironmentMissing")
+    return python

@@ -80,6 +80,8 @@ class RunServices(Protocol):
 
     def temp_dir(self) -> Path: ...
 
+    def script_environment(self, key: str) -> str | None: ...
+
     def state_dir(self) -> Path: ...
 
     @property
@@ -211,6 +213,11 @@ class NodeContext:
     def temp_dir(self) -> Path:
         """The run's private temp folder (created on first use, removed after the run)."""
         return self._services.temp_dir()
+
+    def script_environment(self, key: str) -> str | None:
+        """The interpreter of the environment built before the run for the PEP 723 header
+        with this key (`ScriptMeta.key`), or None when none was."""
+        return self._services.script_environment(key)
 
     def state_dir(self) -> Path:
         """This workflow's folder in nopflow's data dir, kept across runs (e.g. pinned SSH

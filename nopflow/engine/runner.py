@@ -58,6 +58,7 @@ class Run:
         credentials: Mapping[str, Credential] | None = None,
         parent: ParentLink | None = None,
         trigger: Mapping[str, Any] | None = None,
+        environments: Mapping[str, str] | None = None,
     ) -> None:
         pdir = Path(project_dir) if project_dir is not None else None
         plan = workflow if isinstance(workflow, Plan) else compile_workflow(workflow, pdir)
@@ -87,6 +88,8 @@ class Run:
         self._owns_executor = executor is None
         #: what `$env` sees: only the names listed in settings.env_allow (DESIGN.md §11)
         self._env = ex.allowed_env(wf.settings.env_allow, os.environ if env is None else env)
+        #: PEP 723 header key -> interpreter of the environment built for it before the run
+        self.environments: dict[str, str] = dict(environments or {})
         #: hides the run's secret values in everything that leaves it (events, logs,
         #: `result()`, history, the editor's panels)
         secrets = run_secrets(wf.secret_inputs(), self.inputs, self._env)

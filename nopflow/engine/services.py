@@ -238,6 +238,9 @@ class BlockServices:
             run.events.emit(NodeLog(run.id, time.time(), node_id=node_id, line=line,
                                     stream=stream))
 
+    def script_environment(self, key: str) -> str | None:
+        return self._run.environments.get(key)
+
     def state_dir(self) -> Path:
         return self._run.state_dir
 
