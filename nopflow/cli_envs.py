@@ -1,7 +1,7 @@
 """`nopflow lock FILE` and `nopflow envs list|prune`: script packages headless.
 
 `lock` resolves every PEP 723 header of a workflow afresh and writes ``NAME.nopflow.lock``;
-`envs` shows and cleans the environments built in the data dir (docs/packages.md).
+`envs` shows and cleans the environments built in the data dir (docs/script-packages.md).
 """
 
 from __future__ import annotations

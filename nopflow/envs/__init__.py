@@ -2,5 +2,5 @@
 
 ``prepare`` (before a run: lock, build, map header → interpreter), ``store`` (the built
 environments in the data dir, their collection), ``uvcli`` (the uv command lines).
-See docs/packages.md.
+See docs/script-packages.md.
 """

@@ -2,7 +2,7 @@
 
 One entry per distinct PEP 723 header (keyed by `ScriptMeta.key`) holding the exact
 versions and hashes uv resolved, so a run next month or on another machine installs the
-same files (docs/packages.md). Written atomically; a bad lock is an error naming the file.
+same files (docs/script-packages.md). Written atomically; a bad lock is an error naming the file.
 """
 
 from __future__ import annotations

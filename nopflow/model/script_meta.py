@@ -2,7 +2,7 @@
 
 A script may start with a ``# /// script`` … ``# ///`` comment block holding TOML with
 ``dependencies`` and ``requires-python``; nopflow builds an environment for exactly that
-set (docs/packages.md). Parsing is pure: no files, no network.
+set (docs/script-packages.md). Parsing is pure: no files, no network.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from nopflow.ui.items.node_item import NodeItem
 from nopflow.ui.items.note_item import NoteItem
 from nopflow.ui.live import errors, run_inputs_dialog
 from nopflow.ui.live.bridge import RunBridge
+from nopflow.ui.live.env_build import EnvBuildProgress, EnvironmentError_, build_environments
 from nopflow.ui.live.errors import guarded
 from nopflow.ui.live.history_panel import HistoryPanel, fmt_duration, fmt_start
 from nopflow.ui.live.node_run_view import NodeRunView, NodeView
@@ -215,6 +216,7 @@ class LiveRunController(QObject):
         self._stopping = False  # stop_sandbox_then() is stopping the sandbox
         self._cancel_pending = False  # Cancel came before the run existed (compiling)
         self.bridge = RunBridge(self)
+        self.env_progress = EnvBuildProgress(win)
         self.run: Run | None = None
         self.task: asyncio.Task[None] | None = None
         self.viewing: RunRecord | None = None
@@ -442,10 +444,17 @@ class LiveRunController(QObject):
             except CredentialError as exc:
                 self.show_error(str(exc))
                 return
+            try:  # before the run: never inside a node's timeout
+                environments = await build_environments(
+                    plan, self.win.path, project_dir, self.env_progress, self.win.output)
+            except EnvironmentError_ as exc:
+                self._packages_failed(exc)
+                return
             if project_dir is None:
                 project_dir = await loop.run_in_executor(None, scratch_project_dir, wf.id)
             run = Run(plan, inputs=values, project_dir=project_dir,
-                      executor=self._shared_executor(wf), credentials=credentials)
+                      executor=self._shared_executor(wf), credentials=credentials,
+                      environments=environments)
             if self._cancel_pending:
                 run.cancel()  # cancelled while compiling: it ends before any node runs
             self.run = run
@@ -477,6 +486,13 @@ class LiveRunController(QObject):
         n = len(exc.problems)
         self.win.statusBar().showMessage(
             f"Not run: the workflow has {n} problem{'s' if n != 1 else ''} (see Problems)", 8000)
+
+    def _packages_failed(self, exc: EnvironmentError_) -> None:
+        self.win.output.appendPlainText("\n".join(exc.problems))
+        self.win.log_dock.show()
+        self.win.log_tabs.setCurrentWidget(self.win.output)
+        self.win.statusBar().showMessage(
+            f"Not run: the scripts' packages could not be installed: {exc.problems[0]}", 10000)
 
     def _begin(self, run: Run) -> None:
         """A run starts: fresh colours, everything pending, banner, clock."""
