@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from nopflow.ui.code_editor import CodeEditor
+from nopflow.ui.inspector.packages_hint import PackagesHint
 from nopflow.ui.theme import canvas_theme
 
 
@@ -292,6 +293,9 @@ class CodeFieldEditor(_PlainTextField):
         edit.setMinimumHeight(220)
         edit.textChanged.connect(self._changed)
         self._finish(edit)
+        self.packages = PackagesHint(edit.toPlainText, edit.setPlainText, self)
+        self.lay.addWidget(self.packages)
+        edit.textChanged.connect(self.packages.refresh)
 
     def value(self) -> Any:
         text = self.editor.toPlainText()
