@@ -923,6 +923,10 @@ def run_job(cfg: dict) -> int:  # type: ignore[type-arg]
         sys.modules["tempfile"].tempdir = None  # recompute from the new TMPDIR
     if not _confine(cfg):
         return 70
+    if sys.flags.no_site:  # a venv's zygote (interpreters.own_binary_venv): its site-
+        import site  # packages, .pth files included, only now that the job is confined
+
+        site.main()
     sys.dont_write_bytecode = True  # no __pycache__ writes into site-packages
     filename = cfg.get("filename") or "<script>"
     sys.argv = [filename]

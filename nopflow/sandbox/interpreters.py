@@ -96,16 +96,32 @@ def _find(python: str) -> str:
 def _interpreter_cmd(python: str | None) -> tuple[str, list[str]]:
     """Return (cache key, argv prefix up to the mode flag) for an interpreter choice.
 
-    The key is "" for the app's own interpreter (zygote-capable); a user-chosen one's
-    prefix goes through the confining launcher and is run as pool/spawn workers.
+    The key is "" for the app's own interpreter (zygote-capable), the venv's path for
+    `own_binary_venv` ones (zygote-capable too); any other user-chosen one's prefix goes
+    through the confining launcher and is run as pool/spawn workers.
     """
     if python is None or _is_own(python):
         return "", _trusted_prefix()
     path = _find(python)
+    if own_binary_venv(path):  # a zygote of its own, started without site (see there)
+        return path, [path, "-I", "-S", "-X", "utf8", bootstrap.BOOTSTRAP_FILE]
     # a venv's bin/python is a symlink to its base: the resolved path would give every
     # venv on one base the same workers, with another venv's packages
     key = path if _venv_of(path) else os.path.realpath(path)
     return key, _launcher(path)
+
+
+def own_binary_venv(path: str) -> bool:
+    """`path` is another venv of the app's own interpreter binary (a script-package
+    environment): only its site-packages differ from what the app trusts.
+
+    Such a venv gets a zygote like the app's own interpreter, started with ``-S`` so no
+    ``.pth`` file or ``sitecustomize`` of the venv runs unconfined; each job runs
+    ``site.main()`` after it is confined (bootstrap.run_job).
+    """
+    if sys.platform == "win32" or getattr(sys, "frozen", False) or not hasattr(os, "fork"):
+        return False
+    return _venv_of(path) is not None and _same_file(path, sys.executable)
 
 
 def _mode_flag(prefix: list[str], mode: str) -> str:

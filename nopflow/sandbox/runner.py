@@ -39,7 +39,11 @@ from typing import Any
 from nopflow.sandbox import bootstrap, winspawn
 from nopflow.sandbox.fdio import _close_all, _job_writers
 from nopflow.sandbox.handle import ScriptHandle, _Job
-from nopflow.sandbox.interpreters import _interpreter_cmd, avalidate_interpreter
+from nopflow.sandbox.interpreters import (
+    _interpreter_cmd,
+    avalidate_interpreter,
+    own_binary_venv,
+)
 from nopflow.sandbox.nproc import NPROC_HEADROOM, _ProcessBudget
 from nopflow.sandbox.paths import SandboxError, check_input_paths, check_inside, read_beneath
 from nopflow.sandbox.pool import _Pool
@@ -136,7 +140,7 @@ class ScriptRunner:
         key, prefix = _interpreter_cmd(python)
         if self._windows:
             return
-        if self.backend == "zygote" and not key:
+        if self.backend == "zygote" and (not key or own_binary_venv(key)):
             await self._zygote(key, prefix)
         else:
             self._pool(key, prefix)._fill_soon()
@@ -300,7 +304,7 @@ class ScriptRunner:
             if self._windows:
                 # (start_job takes the _Job fields in order: tests call it directly)
                 handle = winspawn.start_job(self, prefix, key or sys.executable, *job)
-            elif self.backend == "zygote" and not key:
+            elif self.backend == "zygote" and (not key or own_binary_venv(key)):
                 handle = await self._start_zygote(key, prefix, job)
             else:
                 handle = self._start_worker(key, prefix, job)

@@ -194,3 +194,20 @@ def test_a_dependencys_own_code_runs_inside_the_sandbox(index: PackageIndex,
     error = json.loads(proc.stdout)["nodes"]["p"]["error"]
     assert "write outside the project directory refused" in error
     assert not outside.exists()
+
+
+def test_a_dependencys_pth_file_runs_only_confined(index: PackageIndex, tmp_path: Path) -> None:
+    """Environments get a zygote of their own, started without site: a `.pth` line runs
+    only in the confined job, where writing outside the project is refused."""
+    outside = tmp_path.parent / f"pth-outside-{os.getpid()}.txt"
+    make_wheel(index.folder, "pthpkg", "1.0", {
+        "pthpkg.py": "", "pthpkg.pth": f"import os; open({str(outside)!r}, 'w').write('x')\n"})
+    project = tmp_path / "project"
+    project.mkdir()
+    flow = write_flow(project, {"p": header("pthpkg") + (
+        "import json, sys, pthpkg\nprint(json.dumps({'site': any('site-packages' in p "
+        "for p in sys.path)}))\n")})
+    proc = nopflow("run", str(flow), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["nodes"]["p"]["output"] == {"site": True}
+    assert not outside.exists()
