@@ -194,7 +194,10 @@ def prepare_environments(plan: object, workflow_file: str | os.PathLike[str] | N
         store.touch(ekey)
         found[key] = str(exe)
     if changed and path is not None and not problems:
-        save_lock(lock, path)
+        try:
+            save_lock(lock, path)
+        except OSError as exc:  # a read-only folder: run anyway, the lock waits
+            progress(f"warning: the lock could not be written: {path}: {exc.strerror or exc}")
     if problems:
         raise EnvironmentError_(problems)
     if changed:

@@ -211,3 +211,15 @@ def test_a_dependencys_pth_file_runs_only_confined(index: PackageIndex, tmp_path
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["nodes"]["p"]["output"] == {"site": True}
     assert not outside.exists()
+
+
+def test_requires_python_that_the_interpreter_does_not_meet_is_a_clear_error(
+        index: PackageIndex, tmp_path: Path) -> None:
+    code = ('# /// script\n# requires-python = ">=3.99"\n# dependencies = ["tinycalc"]\n'
+            "# ///\n" + VERSION)
+    flow = write_flow(tmp_path, {"p": code})
+    proc = nopflow("run", str(flow))
+    assert proc.returncode == 1
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert (f"node p: the script needs Python >=3.99, the interpreter is {mine}: set "
+            "settings.python to a matching one") in proc.stderr
