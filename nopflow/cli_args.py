@@ -11,8 +11,8 @@ import sys
 from nopflow.__about__ import __version__
 from nopflow.cli import EXIT_INVALID
 from nopflow.cli_creds import add_parser as add_creds_parser
-from nopflow.cli_schedule import add_parsers as add_schedule_parsers
 from nopflow.cli_envs import add_parser as add_envs_parser
+from nopflow.cli_schedule import add_parsers as add_schedule_parsers
 
 DESCRIPTION = "Visual workflow automation. Without a command, opens the editor."
 

@@ -53,7 +53,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     project_dir = Path(args.file).resolve().parent
     try:
         wf = load_workflow(args.file, blocks=get_block)
-        plan = compile_workflow(wf, project_dir)
+        plan = compile_workflow(wf, project_dir, workflow_file=args.file)
     except CompileError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)

@@ -128,10 +128,10 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
     as inputs the workflow does not declare; ``progress`` a line per step of building the
     scripts' package environments (docs/script-packages.md), done before the run exists.
     """
-    from nopflow.envs.prepare import EnvironmentError_, prepare_environments
     from nopflow.blocks import get_block
     from nopflow.engine.compiler import CompileError, compile_workflow
     from nopflow.engine.runner import Run
+    from nopflow.envs.prepare import EnvironmentError_, prepare_environments
     from nopflow.model import load_workflow
     from nopflow.storage.credentials import catalog as credential_catalog
     from nopflow.storage.credentials import resolve as resolve_credentials
@@ -167,6 +167,8 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
         n = len(exc.problems)
         raise RunRefused(f"{file}: {n} problem{'' if n == 1 else 's'}; nothing was run",
                          [str(p) for p in exc.problems]) from None
+    except PackagesNotInstalled:
+        raise
     except NopflowError as exc:
         raise RunRefused(str(exc)) from None
     recorder = HistoryRecorder(run, store or HistoryStore(), workflow_file=file)
