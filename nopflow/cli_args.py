@@ -53,6 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="Dask scheduler address (with --executor dask)")
     run.add_argument("--quiet", "-q", action="store_true",
                      help="no progress on stderr (a failed run still prints why)")
+    part = run.add_mutually_exclusive_group()
+    part.add_argument("--from", dest="from_node", metavar="NODE",
+                      help="run NODE and everything downstream of it; every other node "
+                           "reuses its output from the latest run that kept one")
+    part.add_argument("--only", action="append", default=[], metavar="NODE",
+                      help="run just NODE (repeatable); every other node reuses its kept "
+                           "output")
+    part.add_argument("--retry-failed", action="store_true",
+                      help="re-run the latest run's failed, cancelled and skipped nodes and "
+                           "what depends on them; the rest reuses that run's outputs")
+    run.add_argument("--no-cache", action="store_true",
+                     help="ignore the cache for this run (nodes with \"cache\": true run)")
+    run.add_argument("--pins", action="store_true",
+                     help="apply pinned outputs (\"pinned\" on a node): pinned nodes do "
+                          "not run")
 
     val = sub.add_parser("validate", help="check a workflow without running it",
                          description="Check a workflow without running it; lists every problem.")

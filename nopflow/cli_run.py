@@ -29,6 +29,7 @@ from nopflow.cli import (
 from nopflow.cli import first_line as _first_line
 from nopflow.file_run import FileRun, PackagesNotInstalled, RunRefused, prepare
 from nopflow.model import strict_json
+from nopflow.partial_runs import ReuseOptions
 
 _SYMBOLS = {
     "running": "▶",
@@ -176,6 +177,10 @@ class ProgressPrinter:
             text += f" {event.duration_ms / 1000:.2f}s"
         if event.error:
             text += f": {_first_line(event.error)}"
+        source = getattr(event, "source", "ran")
+        if event.state == "success" and source != "ran":
+            rid = getattr(event, "reused_from", None)
+            text += f" ({source} from run {rid[:8]})" if rid else f" ({source})"
         return text
 
     def _line(self, text: str) -> None:
@@ -268,7 +273,13 @@ def cmd_run(args: argparse.Namespace, early: EarlySignals) -> int:
     try:
         prepared = prepare(args.file, inputs, executor_kind=getattr(args, "executor", None),
                            address=getattr(args, "address", None), warn=_err,
-                           progress=None if getattr(args, "quiet", False) else _packages_line)
+                           progress=None if getattr(args, "quiet", False) else _packages_line,
+                           reuse=ReuseOptions(
+                               start=getattr(args, "from_node", None),
+                               only=tuple(getattr(args, "only", None) or ()),
+                               retry=bool(getattr(args, "retry_failed", False)),
+                               pins=bool(getattr(args, "pins", False)),
+                               use_cache=not getattr(args, "no_cache", False)))
     except PackagesNotInstalled as exc:  # the workflow is fine; installing failed
         for line in exc.lines:
             print(line, file=sys.stderr)

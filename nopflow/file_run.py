@@ -35,6 +35,8 @@ class FileRun:
     recorder: Any
     executor: Any = None
     workflow: Any = field(default=None, repr=False)
+    #: keeps the run's outputs in the output store when it ends (DESIGN.md §12)
+    kept: Any = None
 
     async def execute(self, say: Callable[[str], None] | None = None,
                       warn: Callable[[str], None] | None = None,
@@ -48,6 +50,8 @@ class FileRun:
                 await _start_executor(self.executor, say, warn)
             await self.run.execute()
             await self.recorder.wait()
+            if self.kept is not None:
+                await self.kept.wait(quiet=self.recorder.error is not None)
         finally:
             if self.executor is not None:  # the run does not own an executor it was given
                 await self.executor.aclose()
@@ -121,7 +125,8 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
             executor_kind: str | None = None, address: str | None = None,
             warn: Callable[[str], None] | None = None, store: Any = None,
             run_id: str | None = None,
-            progress: Callable[[str], None] | None = None) -> FileRun:
+            progress: Callable[[str], None] | None = None,
+            reuse: Any = None) -> FileRun:
     """Load and compile ``file`` into a run with history; raises `RunRefused` if it cannot run.
 
     ``trigger`` is the run's `$trigger` (None: a manual run); ``warn`` gets warnings such
@@ -130,12 +135,15 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
     """
     from nopflow.blocks import get_block
     from nopflow.engine.compiler import CompileError, compile_workflow
+    from nopflow.engine.reuse import NotKeptError
     from nopflow.engine.runner import Run
     from nopflow.envs.prepare import EnvironmentError_, prepare_environments
     from nopflow.model import load_workflow
+    from nopflow.partial_runs import ReuseOptions, output_recorder, reuse_for
     from nopflow.storage.credentials import catalog as credential_catalog
     from nopflow.storage.credentials import resolve as resolve_credentials
     from nopflow.storage.history import HistoryRecorder, HistoryStore
+    from nopflow.storage.outputs import OutputStore
 
     try:
         wf = load_workflow(file, blocks=get_block)
@@ -153,6 +161,12 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
         project_dir = Path(file).resolve().parent
         plan = compile_workflow(wf, project_dir, credentials=credential_catalog(),
                                 workflow_file=file)
+        history = store or HistoryStore()
+        outputs = OutputStore()
+        reused = reuse_for(plan, outputs, history, **vars(reuse or ReuseOptions()))
+        for note in reused.notes:
+            if warn is not None:
+                warn(note)
         credentials = resolve_credentials(plan.credential_names)
         try:
             environments = prepare_environments(plan, file, wf.settings.python, project_dir,
@@ -162,7 +176,14 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
                                        "installed; nothing was run", exc.problems) from None
         run = Run(plan, inputs=inputs, project_dir=project_dir, executor=executor,
                   credentials=credentials, trigger=trigger, run_id=run_id,
-                  environments=environments)
+                  environments=environments,
+                  seeds=reused.seeds, pins=reused.pins, cache=reused.cache)
+    except ValueError as exc:  # a wrong --from/--only, nothing to retry
+        raise RunRefused(str(exc)) from None
+    except NotKeptError as exc:
+        n = len(exc.node_ids)
+        raise RunRefused(f"{file}: {n} needed output{'' if n == 1 else 's'} not kept; "
+                         "nothing was run", str(exc).splitlines()) from None
     except CompileError as exc:
         n = len(exc.problems)
         raise RunRefused(f"{file}: {n} problem{'' if n == 1 else 's'}; nothing was run",
@@ -171,5 +192,6 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
         raise
     except NopflowError as exc:
         raise RunRefused(str(exc)) from None
-    recorder = HistoryRecorder(run, store or HistoryStore(), workflow_file=file)
-    return FileRun(file, run, recorder, executor, wf)
+    recorder = HistoryRecorder(run, history, workflow_file=file)
+    kept = output_recorder(run, plan, project_dir, outputs, history)
+    return FileRun(file, run, recorder, executor, wf, kept)

@@ -144,6 +144,12 @@ class Block:
         return None
 
     @classmethod
+    def cache_facts(cls, config: BlockConfig, ctx: CheckContext) -> dict[str, str]:
+        """What the node's result depends on beyond its config and inputs, as named
+        digests for its cache key (DESIGN.md §12): a script file's content, an interpreter."""
+        return {}
+
+    @classmethod
     def migrate(cls, config: dict[str, Any], from_version: int) -> dict[str, Any]:
         """The config of a node saved by block version `from_version`, in today's shape."""
         return config

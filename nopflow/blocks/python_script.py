@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from nopflow.blocks.base import Block, BlockConfig, CheckContext, Port
 from nopflow.blocks.fields import CODE, JSON
+from nopflow.blocks.interpreter_facts import file_digest, interpreter_identity
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 from nopflow.engine.executor import ScriptRequest
 from nopflow.model.script_meta import ScriptMeta, ScriptMetaError, parse_script_meta
@@ -103,6 +104,15 @@ class PythonBlock(Block):
                 return None  # `check` reports the file itself
             return parse_script_meta(source)
         return None
+
+    @classmethod
+    def cache_facts(cls, config: BlockConfig, ctx: CheckContext) -> dict[str, str]:
+        """The script file's content (inline code is in the config) and the interpreter."""
+        assert isinstance(config, PythonConfig)
+        facts = {"interpreter": interpreter_identity(ctx.python)}
+        if config.script:
+            facts["script"] = file_digest(ctx.project_dir, config.script)
+        return facts
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         """Run the script through the active executor (sandboxed child by default).

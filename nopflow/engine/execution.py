@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nopflow.engine import expressions as ex
+from nopflow.engine.caching import NodeCache
 from nopflow.engine.context import NodeContext, NodeFailure, NodeResult
 from nopflow.engine.events import NodeRetryScheduled
 from nopflow.engine.ports import ERROR_PORT
@@ -59,6 +60,10 @@ class NodeExecution:
         #: a failure happened somewhere (the run ends `failed`)
         self.any_failed = False
         scheduler.start_node = self.run_node
+        #: the cache, when the run has one and some node has it on
+        self.cache = NodeCache(run, run.cache) if run.cache is not None else None
+        if self.cache is not None and not any(self.cache.wants(n) for n in run.plan.nodes):
+            self.cache = None
 
     async def run_node(self, g: Group, st: NodePlan, prev: Any, by_node: dict[str, Any]) -> None:
         """The node's task: its attempts, then its outcome, then settling it."""
@@ -68,6 +73,18 @@ class NodeExecution:
         loop = self._scheduler.loop
         t_first: list[float] = []
         try:
+            key = None
+            cache = self.cache
+            if cache is not None and cache.wants(nid):
+                key = cache.key(g, st, by_node)
+                hit = cache.lookup(key)
+                if hit is not None:
+                    g.tasks.pop(nid, None)
+                    if g is self._scheduler.top:
+                        self._run.output_digests[nid] = hit.digest
+                    self._scheduler.end_supplied(g, nid, prev, hit.output, hit.ports,
+                                                 "cached", None)
+                    return
             if g.iteration is not None:
                 rec.reset_for_iteration(g.iteration)
             rec.inputs = prev
@@ -101,6 +118,8 @@ class NodeExecution:
             rec.output = outcome.output
             if ports is not None:
                 rec.details["ports"] = sorted(ports)
+            if key is not None:
+                cache.keep(g, nid, key, outcome.output, ports)  # type: ignore[union-attr]
             self._scheduler.set_state(rec, _SUCCESS, g)
         except Exception as exc:  # an engine bug: the node fails, the run goes on cleanly
             if nid not in g.status:

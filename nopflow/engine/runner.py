@@ -22,6 +22,7 @@ from nopflow.engine.compiler import Plan, compile_workflow, resolved_credentials
 from nopflow.engine.events import EventBus, RunFinished, RunPaused, RunResumed, RunStarted
 from nopflow.engine.execution import NodeExecution
 from nopflow.engine.executor import Executor, create_executor
+from nopflow.engine.reuse import OutputCache, Seeds
 from nopflow.engine.scheduling import Scheduler, await_despite_cancel
 from nopflow.engine.services import BlockServices
 from nopflow.engine.state import NodeRecord, NodeState, RunState
@@ -59,6 +60,9 @@ class Run:
         parent: ParentLink | None = None,
         trigger: Mapping[str, Any] | None = None,
         environments: Mapping[str, str] | None = None,
+        seeds: Seeds | None = None,
+        pins: Mapping[str, Any] | None = None,
+        cache: OutputCache | None = None,
     ) -> None:
         pdir = Path(project_dir) if project_dir is not None else None
         plan = workflow if isinstance(workflow, Plan) else compile_workflow(workflow, pdir)
@@ -72,6 +76,16 @@ class Run:
         self.state = RunState.IDLE
         self.inputs: dict[str, Any] = {**wf.input_defaults(), **dict(inputs or {})}
         self.vars: dict[str, Any] = dict(wf.variables)
+        #: outputs from outside the run (DESIGN.md §12): past runs', pinned, the cache
+        self.seeds = seeds or Seeds()
+        self.pins: Mapping[str, Any] = dict(pins or {})
+        self.cache = cache
+        self.vars.update(self.seeds.vars)
+        #: top-level nodes' output digests, as the store knows them (the cache fills it)
+        self.output_digests: dict[str, str] = {
+            nid: s.digest for nid, s in self.seeds.nodes.items() if s.digest}
+        #: cache-key parts per node that has the cache on, for the store and the inspector
+        self.cache_parts: dict[str, dict[str, str]] = {}
         self.outputs: dict[str, Any] = {}
         #: `$trigger`: what started this run (kept on the record as "trigger")
         self.trigger: dict[str, Any] = dict(trigger) if trigger else {"type": "manual"}

@@ -171,6 +171,8 @@ class Scheduler:
         self.stopped = False
         self._done: set[str] = set()
         self._descendants: dict[str, set[str]] = {}
+        #: some nodes may end without running (pins, seeds): `ready` asks `supply`
+        self.supplied = bool(run.pins or run.seeds.nodes or run.seeds.left_out)
         #: one instance per block class in the plan (closed when the run ends)
         self.blocks: dict[type[Block], Block] = {}
         blocks = self.blocks
@@ -218,7 +220,8 @@ class Scheduler:
             raise
 
     def ready(self, g: Group, nid: str) -> bool:
-        """All predecessors finished: start the node, or skip it (returns True if skipped)."""
+        """All predecessors finished: start the node, or end it now — skipped, pinned or
+        reused (returns True when it ended, for the caller to settle)."""
         st = self.static[nid]
         prev: Any = None
         by_node: dict[str, Any] = {}
@@ -266,8 +269,48 @@ class Scheduler:
             return True
         if not live:
             prev = {}
+        if self.supplied and self.supply(g, nid, prev):
+            return True
         g.tasks[nid] = self.loop.create_task(self.start_node(g, st, prev, by_node))
         return False
+
+    def supply(self, g: Group, nid: str, prev: Any) -> bool:
+        """A pinned, reused or left-out node ends here without running (True), else False."""
+        run = self._run
+        pins = run.pins
+        if nid in pins:
+            self.end_supplied(g, nid, prev, pins[nid], None, "pinned", None)
+            return True
+        if g is not self.top:
+            return False
+        seed = run.seeds.nodes.get(nid)
+        if seed is not None:
+            self.end_supplied(g, nid, prev, seed.output, seed.ports, "reused", seed.run_id)
+            return True
+        if nid in run.seeds.left_out:
+            g.status[nid] = _SKIPPED
+            self.set_state(self._nodes[nid], _SKIPPED, g)
+            return True
+        return False
+
+    def end_supplied(self, g: Group, nid: str, prev: Any, output: Any,
+                     ports: frozenset[str] | None, source: str, reused_from: str | None) -> None:
+        """The node succeeds with an output it did not compute (its caller settles it)."""
+        rec = self._nodes[nid]
+        if g.iteration is not None:
+            rec.reset_for_iteration(g.iteration)
+        rec.started_at = rec.ended_at = time.time()
+        rec.duration_s = 0.0
+        rec.inputs = prev
+        rec.output = output
+        rec.source = source
+        rec.reused_from = reused_from
+        if ports is not None:
+            rec.details["ports"] = sorted(ports)
+        g.outputs[nid] = output
+        g.ports[nid] = ports
+        g.status[nid] = _SUCCESS
+        self.set_state(rec, _SUCCESS, g)
 
     def settle(self, g: Group, nid: str) -> None:
         """A node finished: count it and make ready successors run (iterative, no recursion:
@@ -355,6 +398,8 @@ class Scheduler:
                     rec.error_type if error else None,
                     rec.iteration if g is None else g.iteration,
                     _event_ports(rec) if state is _SUCCESS else None,
+                    rec.source,
+                    rec.reused_from,
                 )
             )
 
