@@ -1,5 +1,5 @@
 """transform and filter over N items through the engine, beside a plain list comprehension
-doing the same work in the same run (DESIGN.md §10 data blocks; goal: <= 5x).
+doing the same work in the same run (docs/blocks.md data blocks; goal: <= 5x).
 
 Each figure is the best of several rounds, run back to back with its baseline; the engine
 side is a whole run (start -> delay 0 -> transform or filter), so it includes the run's own

@@ -1,4 +1,4 @@
-"""A run of a workflow file exactly as `nopflow run` makes it (DESIGN.md §8, §13).
+"""A run of a workflow file exactly as `nopflow run` makes it (docs/cli.md, docs/triggers.md).
 
 One path for `nopflow run` and the scheduler's fires: load, executor choice, compile,
 credentials, history. Front ends add their own printing and signal handling around it.
@@ -35,7 +35,7 @@ class FileRun:
     recorder: Any
     executor: Any = None
     workflow: Any = field(default=None, repr=False)
-    #: keeps the run's outputs in the output store when it ends (DESIGN.md §12)
+    #: keeps the run's outputs in the output store when it ends (docs/partial-runs.md)
     kept: Any = None
 
     async def execute(self, say: Callable[[str], None] | None = None,

@@ -1,4 +1,4 @@
-"""What a run takes from outside (DESIGN.md §12): where a partial run starts, pins, the
+"""What a run takes from outside (docs/partial-runs.md): where a partial run starts, pins, the
 cache, and the output store it keeps its outputs in. The CLI (`--from`, `--only`,
 `--retry-failed`, `--pins`, `--no-cache`) and the editor (Run from here, Run this node,
 Re-run failed) both build their runs' seeds here; it sits beside the CLI because it joins

@@ -1,4 +1,4 @@
-"""`$env` reads only names listed in settings.env_allow (DESIGN.md §11): compile errors name
+"""`$env` reads only names listed in settings.env_allow (docs/credentials.md): compile errors name
 the node, field, variable, setting and position; a real `nopflow run` with secrets in its
 environment never lets an unlisted one reach the script, --json, --events or history."""
 

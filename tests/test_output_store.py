@@ -1,4 +1,4 @@
-"""The output store (DESIGN.md §12): atomic writes, damaged entries, the size bound."""
+"""The output store (docs/partial-runs.md): atomic writes, damaged entries, the size bound."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Partial runs, the cache and pins through `nopflow run` (DESIGN.md §12), real processes."""
+"""Partial runs, the cache and pins through `nopflow run` (docs/partial-runs.md), real processes."""
 
 from __future__ import annotations
 

@@ -145,8 +145,8 @@ class Block:
 
     @classmethod
     def cache_facts(cls, config: BlockConfig, ctx: CheckContext) -> dict[str, str]:
-        """What the node's result depends on beyond its config and inputs, as named
-        digests for its cache key (DESIGN.md §12): a script file's content, an interpreter."""
+        """What the node's result depends on beyond its config and inputs, as named digests
+        for its cache key (docs/partial-runs.md): a script file's content, an interpreter."""
         return {}
 
     @classmethod

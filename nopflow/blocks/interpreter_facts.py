@@ -1,6 +1,6 @@
 """Facts a script's result depends on besides its config: the file's bytes, the interpreter.
 
-Used for cache keys (DESIGN.md §12). An interpreter's version is asked once per path and
+Used for cache keys (docs/partial-runs.md). An interpreter's version is asked once per path and
 file identity (``python -c``), so a key costs no process start after the first.
 """
 

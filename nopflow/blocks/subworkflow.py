@@ -1,4 +1,4 @@
-"""`subworkflow`: runs another workflow file of the project as a child run (DESIGN.md §10)."""
+"""`subworkflow`: runs another workflow file of the project as a child run (docs/blocks.md)."""
 
 from __future__ import annotations
 

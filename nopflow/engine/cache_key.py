@@ -1,4 +1,4 @@
-"""A node's cache key (DESIGN.md §12), kept as named parts so a miss can say why.
+"""A node's cache key (docs/partial-runs.md), kept as named parts so a miss can say why.
 
 The parts: ``config`` (block type, version and the config as written: inline code and
 credential *names*, never values), the block's own facts (a script file's content, the

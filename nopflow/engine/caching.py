@@ -1,4 +1,4 @@
-"""The run side of the cache (DESIGN.md §12): a key per node start, a look-up, a keep.
+"""The run side of the cache (docs/partial-runs.md): a key per node start, a look-up, a keep.
 
 Only nodes with ``"cache": true`` take part, and only when the run was given an
 `OutputCache` (``--no-cache`` gives none). Upstream outputs enter a key by their digest,

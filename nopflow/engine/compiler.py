@@ -44,7 +44,7 @@ class Problem:
     kind: str = "invalid"
     #: what the problem is about besides the node (a missing credential's name)
     subject: str | None = None
-    #: the trigger the problem is about (DESIGN.md §13)
+    #: the trigger the problem is about (docs/triggers.md)
     trigger_id: str | None = None
 
     def __str__(self) -> str:

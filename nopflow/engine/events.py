@@ -78,7 +78,7 @@ class NodeStateChanged(Event):
     iteration: int | None = None
     #: on success: the output ports that fired (a condition's taken branch); None = all
     ports: tuple[str, ...] | None = None
-    #: where the output came from: ran, cached, reused or pinned (DESIGN.md §12)
+    #: where the output came from: ran, cached, reused or pinned (docs/partial-runs.md)
     source: str = "ran"
     #: for reused nodes: the run that kept the output
     reused_from: str | None = None

@@ -842,7 +842,7 @@ class Scope:
     env: Mapping[str, str] | None = None  # $env: only allow-listed names (None = none)
     #: credentials the run resolved: name -> {field: value} (only the names it references)
     creds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    #: what started the run (DESIGN.md §13): `{"type": "manual"}` unless a trigger fired
+    #: what started the run (docs/triggers.md): `{"type": "manual"}` unless a trigger fired
     trigger: Mapping[str, Any] = field(default_factory=lambda: {"type": "manual"})
     #: `$item` / `$index`: the current item of a transform, filter or aggregate node
     item: Any = field(default=OUTSIDE_ITEMS, repr=False)

@@ -1,5 +1,5 @@
 """Which output ports a node has: its block's, plus `error` when the node's failures are
-routed (`error_mode: "route"`, DESIGN.md §4)."""
+routed (`error_mode: "route"`, docs/execution.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Outputs a run takes from outside instead of running nodes (DESIGN.md §12).
+"""Outputs a run takes from outside instead of running nodes (docs/partial-runs.md).
 
 The engine defines the shapes and the protocol; storage implements them (the engine never
 imports storage). A partial run gets `Seeds` (outputs kept by past runs), an editor or

@@ -76,7 +76,7 @@ class Run:
         self.state = RunState.IDLE
         self.inputs: dict[str, Any] = {**wf.input_defaults(), **dict(inputs or {})}
         self.vars: dict[str, Any] = dict(wf.variables)
-        #: outputs from outside the run (DESIGN.md §12): past runs', pinned, the cache
+        #: outputs from outside the run (docs/partial-runs.md): past runs', pinned, the cache
         self.seeds = seeds or Seeds()
         self.pins: Mapping[str, Any] = dict(pins or {})
         self.cache = cache
@@ -100,7 +100,7 @@ class Run:
         self._project_dir = pdir
         self._executor = executor
         self._owns_executor = executor is None
-        #: what `$env` sees: only the names listed in settings.env_allow (DESIGN.md §11)
+        #: what `$env` sees: only the names listed in settings.env_allow (docs/credentials.md)
         self._env = ex.allowed_env(wf.settings.env_allow, os.environ if env is None else env)
         #: PEP 723 header key -> interpreter of the environment built for it before the run
         self.environments: dict[str, str] = dict(environments or {})

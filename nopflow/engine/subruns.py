@@ -1,4 +1,4 @@
-"""Running a sub-workflow node's child run (DESIGN.md §10), linked to its parent run.
+"""Running a sub-workflow node's child run (docs/blocks.md), linked to its parent run.
 
 Pause, resume and cancel of the parent reach the child (the parent's services hold it);
 its start and progress are announced on the parent's event bus for the editor's n/total.

@@ -1,4 +1,4 @@
-"""Sub-workflows (DESIGN.md §10): a node runs another workflow file as a child run.
+"""Sub-workflows (docs/blocks.md): a node runs another workflow file as a child run.
 
 Compile time: `SubworkflowChecks` loads and compiles each literal child file, so cycles,
 nesting deeper than `MAX_DEPTH` and broken children are problems naming the files, and the

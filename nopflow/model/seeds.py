@@ -1,4 +1,4 @@
-"""The shapes of outputs a run takes from outside (DESIGN.md §12): kept, cached.
+"""The shapes of outputs a run takes from outside (docs/partial-runs.md): kept, cached.
 
 In the model so storage (which produces them) and the engine (which consumes them through
 its `OutputCache` protocol, `nopflow.engine.reuse`) share them without importing each other.

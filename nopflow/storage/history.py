@@ -94,7 +94,7 @@ class RunRecord:
     #: a sub-workflow's run: the parent run and node that ran it
     #: (``{"run_id", "workflow_id", "node_id"}``)
     parent: dict[str, Any] | None = None
-    #: what started the run (`$trigger`, DESIGN.md §13); `{"type": "manual"}` by hand
+    #: what started the run (`$trigger`, docs/triggers.md); `{"type": "manual"}` by hand
     trigger: dict[str, Any] = field(default_factory=lambda: {"type": "manual"})
 
     def to_dict(self) -> dict[str, Any]:

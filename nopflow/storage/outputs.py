@@ -1,4 +1,4 @@
-"""The output store (DESIGN.md §12): every node's full output, kept for partial runs and the cache.
+"""Every node's full output, kept for partial runs and the cache (docs/partial-runs.md).
 
 Layout under ``<data dir>/outputs/<workflow-id>/``::
 
@@ -212,7 +212,7 @@ class OutputStore:
 
     def seed_finder(self, workflow_id: str, run_ids: Iterable[str]) -> Callable[[str], Seed | None]:
         """``kept(node_id)``: the node's output from the newest of ``run_ids`` that has a
-        sound one (DESIGN.md §12's "latest run that has it")."""
+        sound one (docs/partial-runs.md's "latest run that has it")."""
         manifests = [(rid, self.kept_nodes(workflow_id, rid)) for rid in run_ids]
 
         def kept(nid: str) -> Seed | None:

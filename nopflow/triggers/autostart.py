@@ -1,4 +1,4 @@
-"""`nopflow schedule install|uninstall`: start `nopflow scheduler` at login (DESIGN.md §13).
+"""`nopflow schedule install|uninstall`: start `nopflow scheduler` at login (docs/triggers.md).
 
 Linux: a systemd user unit; macOS: a launchd agent; Windows: a Task Scheduler task. The
 command is this interpreter running `-m nopflow scheduler`, with the data and config dir

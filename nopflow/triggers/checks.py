@@ -1,4 +1,4 @@
-"""What is wrong with a workflow's triggers, every problem at once (DESIGN.md §13).
+"""What is wrong with a workflow's triggers, every problem at once (docs/triggers.md).
 
 The file format checks field types; these are the checks it cannot make: the cron
 expression and time zone, the watched folder, the webhook's credential and path.

@@ -1,4 +1,4 @@
-"""Which workflows the scheduler runs, and whether a scheduler is running (DESIGN.md §13).
+"""Which workflows the scheduler runs, and whether a scheduler is running (docs/triggers.md).
 
 The enabled set is `schedule.json` in the config dir (absolute file paths, written
 atomically); a running scheduler announces itself in `scheduler.json` in the data dir

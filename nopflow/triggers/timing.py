@@ -1,4 +1,4 @@
-"""When cron and interval triggers fire (DESIGN.md §13).
+"""When cron and interval triggers fire (docs/triggers.md).
 
 Cron expressions are evaluated by cronsim: a small, dependency-free, well-kept parser that
 follows Debian cron's DST rules (a skipped local time fires once after the jump, a repeated
