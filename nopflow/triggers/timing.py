@@ -71,6 +71,18 @@ def cron_times(trigger: CronTrigger, after: datetime) -> Iterator[datetime]:
     yield from CronSim(trigger.cron, after.astimezone(tz))  # strictly after `after`
 
 
+def in_words(trigger: object) -> str | None:
+    """A cron trigger's schedule in words ("At 07:00, Monday through Friday"); None for others."""
+    if not isinstance(trigger, CronTrigger):
+        return None
+    from cron_descriptor import Options, get_description  # only the editor needs it
+
+    check_cron(trigger.cron)
+    options = Options()
+    options.use_24hour_time_format = True
+    return get_description(trigger.cron, options)
+
+
 def next_times(trigger: object, after: datetime, count: int = 3,
                started: datetime | None = None) -> list[datetime]:
     """The next ``count`` fire times of a cron or interval trigger (empty for others).

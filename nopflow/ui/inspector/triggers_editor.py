@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from nopflow.model import Trigger
 from nopflow.triggers import registry
-from nopflow.triggers.timing import TimingError, check_cron, next_times
+from nopflow.triggers.timing import TimingError, in_words, next_times
 from nopflow.ui.theme import canvas_theme
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Trigger)
@@ -38,16 +38,6 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "file": {"type": "file", "path": "inbox", "pattern": "*"},
     "webhook": {"type": "webhook", "credential": "webhook-token"},
 }
-
-
-def describe_cron(expression: str) -> str:
-    """A cron expression in words ("At 07:00 AM, Monday through Friday")."""
-    from cron_descriptor import Options, get_description
-
-    check_cron(expression)
-    options = Options()
-    options.use_24hour_time_format = True
-    return get_description(expression, options)
 
 
 def summary(trig: Any) -> str:
@@ -172,8 +162,9 @@ class TriggersEditor(QGroupBox):
             return
         parts = []
         try:
-            if trig.type == "cron":
-                parts.append(describe_cron(trig.cron))
+            words = in_words(trig)
+            if words:
+                parts.append(words)
             times = next_times(trig, datetime.now(timezone.utc), 3)
             if times:
                 parts.append("Next: " + ", ".join(t.strftime("%a %d %b %H:%M:%S %Z").strip()
