@@ -178,8 +178,6 @@ def prepare(file: str, inputs: Mapping[str, Any], *, trigger: Mapping[str, Any] 
                   credentials=credentials, trigger=trigger, run_id=run_id,
                   environments=environments,
                   seeds=reused.seeds, pins=reused.pins, cache=reused.cache)
-    except ValueError as exc:  # a wrong --from/--only, nothing to retry
-        raise RunRefused(str(exc)) from None
     except NotKeptError as exc:
         n = len(exc.node_ids)
         raise RunRefused(f"{file}: {n} needed output{'' if n == 1 else 's'} not kept; "

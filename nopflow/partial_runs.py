@@ -19,10 +19,15 @@ from nopflow.engine.reuse import (
     run_set_only,
     run_set_retry,
 )
+from nopflow.errors import NopflowError
 from nopflow.storage.history import HistoryStore
 from nopflow.storage.outputs import OutputRecorder, OutputStore
 
 _ONGOING = ("running", "paused")
+
+
+class ReuseRefused(NopflowError):
+    """A partial run that cannot be made: an unknown --from/--only node, no run to retry."""
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,14 @@ class Reuse:
 def _node(plan: Plan, flag: str, nid: str) -> str:
     if nid not in plan.nodes:
         known = ", ".join(sorted(plan.nodes))
-        raise ValueError(f"{flag}: the workflow has no node '{nid}' (its nodes: {known})")
+        raise ReuseRefused(f"{flag}: the workflow has no node '{nid}' (its nodes: {known})")
     return nid
 
 
 def reuse_for(plan: Plan, store: OutputStore, history: HistoryStore, *,
               start: str | None = None, only: list[str] | tuple[str, ...] = (),
               retry: bool = False, pins: bool = False, use_cache: bool = True) -> Reuse:
-    """Seeds/pins/cache for a run. ValueError: a node that is not there or no run to retry;
+    """Seeds/pins/cache for a run. ReuseRefused: a node that is not there or no run to retry;
     NotKeptError: a needed output is not kept (both before anything runs)."""
     wf = plan.workflow
     out = Reuse()
@@ -79,7 +84,7 @@ def reuse_for(plan: Plan, store: OutputStore, history: HistoryStore, *,
         runnable = run_set_only(plan, [_node(plan, "--only", n) for n in only])
     else:
         if not runs:
-            raise ValueError("--retry-failed: this workflow has no kept run: run the whole "
+            raise ReuseRefused("--retry-failed: this workflow has no kept run: run the whole "
                              "workflow first")
         latest = runs[0]
         runnable = run_set_retry(plan, {nid: n.status for nid, n in latest.nodes.items()})
